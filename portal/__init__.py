@@ -1,0 +1,118 @@
+"""The crisis-communication portal: create_app is the one composition root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal import config as portal_config
+
+
+def _sqlite_pragmas(synchronous: str):
+    def on_connect(dbapi_connection, connection_record) -> None:  # noqa: ARG001
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.close()
+
+    return on_connect
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: configuration, extensions, blueprints, filters and error pages."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    app.config.from_mapping(portal_config.DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(portal_config.from_environment(os.environ))
+    if test_config:
+        app.config.update(test_config)
+    relaxed = bool(app.debug or app.testing or app.config.get("TESTING"))
+    portal_config.ensure_secret_key(app.config, app.instance_path, relaxed=relaxed)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "portal.db")
+    if not app.config.get("SEARCH_INDEX_DIR"):
+        app.config["SEARCH_INDEX_DIR"] = str(Path(app.instance_path).parent / "search_index")
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
+
+    if int(app.config["PROXY_COUNT"]) > 0:
+        n = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+
+    from portal import cli
+
+    cli.register(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from portal.extensions import csrf, db, limiter, login_manager, migrate
+    from portal.services.accounts import load_by_token
+
+    db.init_app(app)
+    migrations = str(Path(__file__).parent / "migrations")
+    migrate.init_app(app, db, directory=migrations, render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录。"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(token: str):
+        return load_by_token(db.session, token)
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas(app.config["SQLITE_SYNCHRONOUS"]))
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.views import auth, errors, public, questions, security, track
+    from portal.views.staff import bp as staff_bp
+
+    for module in (public, questions, track, auth):
+        app.register_blueprint(module.bp)
+    app.register_blueprint(staff_bp)
+    errors.register(app)
+    security.register(app)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from portal.markup import markdown_markup, plain_paragraphs
+    from portal.models.question import CATEGORIES
+    from portal.timeutil import format_duration, to_beijing
+
+    def bjt(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return to_beijing(value).strftime(fmt) if value else ""
+
+    def iso(value) -> str:
+        return to_beijing(value).isoformat(timespec="seconds") if value else ""
+
+    app.jinja_env.filters.update(
+        bjt=bjt, iso=iso, duration=format_duration, markdown=markdown_markup, paragraphs=plain_paragraphs
+    )
+
+    @app.context_processor
+    def site_globals() -> dict[str, Any]:
+        return {
+            "site_name": app.config["SITE_NAME"],
+            "office_name": app.config["OFFICE_NAME"],
+            "categories": CATEGORIES,
+        }
+

@@ -1,0 +1,148 @@
+"""Flask commands: init-db, seed-demo, create-user, import-questions, purge-contacts."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from portal.errors import ValidationFailed
+from portal.extensions import db
+from portal.models import Department, Question, StaffUser
+from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_RESPONDER, ROLE_SPOKESPERSON, ROLES
+from portal.services import accounts, questions
+from portal.services.clock import rule_from_config
+from portal.services.importer import import_lines
+from portal.services.retention import purge_contacts
+
+CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to the app's CLI."""
+    for command in (init_db, seed_demo, create_user, import_questions, purge_contacts_command):
+        app.cli.add_command(command)
+
+
+@click.command("init-db")
+def init_db() -> None:
+    """Create or migrate the database to the latest schema."""
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    click.echo("数据库已就绪（已迁移到最新版本）。")
+
+
+def _load_departments(path: Path) -> int:
+    created = 0
+    for item in json.loads(path.read_text(encoding="utf-8")):
+        if db.session.scalar(select(Department).where(Department.slug == item["slug"])) is None:
+            db.session.add(Department(name=item["name"], slug=item["slug"], description=item.get("description", "")))
+            created += 1
+    db.session.commit()
+    return created
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has questions.")
+def seed_demo(if_empty: bool) -> None:
+    """Load content/demo: departments, one account per role (passwords printed once), questions and replies."""
+    if if_empty and db.session.scalar(select(func.count(Question.id))):
+        click.echo("数据库已有内容，跳过演示数据。")
+        return
+    demo = Path(current_app.config.get("CONTENT_DIR") or CONTENT_DIR) / "demo"
+    created = _load_departments(demo / "departments.json")
+    click.echo(f"部门：新建 {created} 个。")
+    depts = list(db.session.scalars(select(Department).order_by(Department.id)))
+    office_dept = next((d for d in depts if d.slug == "office"), None)
+    responder_dept = next((d for d in depts if d.slug != "office"), None)
+    plan = [
+        ("admin", ROLE_ADMIN, None),
+        ("office", ROLE_OFFICE, office_dept.name if office_dept else None),
+        ("responder", ROLE_RESPONDER, responder_dept.name if responder_dept else None),
+        ("spokesperson", ROLE_SPOKESPERSON, office_dept.name if office_dept else None),
+    ]
+    printed = []
+    for username, role, dept in plan:
+        if db.session.scalar(select(StaffUser).where(StaffUser.username == username)):
+            continue
+        password = secrets.token_urlsafe(12)
+        accounts.create_user(db.session, username, password, role, dept, display_name=ROLES[role])
+        printed.append((username, role, dept or "", password))
+    with (demo / "questions.jsonl").open(encoding="utf-8") as fh:
+        result = import_lines(db.session, fh, rule_from_config(current_app.config), source="demo")
+    click.echo(f"演示留言：导入 {result.imported} 条，跳过 {result.skipped} 条，无效 {len(result.invalid)} 条。")
+    office = db.session.scalar(select(StaffUser).where(StaffUser.role == ROLE_OFFICE))
+    if office is not None and result.imported:
+        waiting = db.session.scalars(
+            select(Question).where(Question.status == "received", Question.department_id.is_not(None))
+        ).all()
+        for q in waiting:
+            questions.route_question(db.session, office, q, q.department_id, "演示数据：按网友所选部门转交")
+    if printed:
+        click.echo("\n演示账号（密码只显示这一次，请妥善保存）：")
+        for username, role, dept, password in printed:
+            click.echo(f"  {username:<13} {ROLES[role]:<6} {dept:<16} 密码：{password}")
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(sorted(ROLES)))
+@click.option("--department", default=None, help="Department name or slug (required for responders).")
+@click.option("--display-name", default="", help="Name shown in the console.")
+def create_user(username: str, role: str, department: str | None, display_name: str) -> None:
+    """Create a staff account; the password is read from stdin when it is not a terminal."""
+    if sys.stdin.isatty():
+        password = click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        user = accounts.create_user(db.session, username, password, role, department, display_name)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        for message in exc.reasons.values():
+            click.echo(f"错误：{message}", err=True)
+        raise SystemExit(2) from None
+    click.echo(f"已创建账号 {user.username}（{ROLES[user.role]}）。")
+
+
+@click.command("import-questions")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_questions(file: Path) -> None:
+    """Import questions from JSON Lines; idempotent on external_id."""
+    started = time.perf_counter()
+    total = sum(1 for _ in file.open(encoding="utf-8", errors="replace"))
+    with (
+        file.open(encoding="utf-8", errors="replace") as fh,
+        click.progressbar(length=total, label="导入中", file=sys.stderr) as bar,
+    ):
+        done = [0]
+
+        def progress(lineno: int) -> None:
+            bar.update(lineno - done[0])
+            done[0] = lineno
+
+        result = import_lines(db.session, fh, rule_from_config(current_app.config), progress, source=file.name)
+    elapsed = time.perf_counter() - started
+    click.echo(
+        f"导入 {result.imported} 条，跳过（已存在）{result.skipped} 条，无效 {len(result.invalid)} 条，"
+        f"用时 {elapsed:.1f} 秒。"
+    )
+    for lineno, reason in result.invalid[:200]:
+        click.echo(f"  第 {lineno} 行：{reason}")
+    if len(result.invalid) > 200:
+        click.echo(f"  ……另有 {len(result.invalid) - 200} 行无效。")
+
+
+@click.command("purge-contacts")
+@click.option("--days", type=int, default=None, help="Override PORTAL_CONTACT_RETENTION_DAYS.")
+def purge_contacts_command(days: int | None) -> None:
+    """Anonymise contact details of questions closed more than N days ago."""
+    keep = days if days is not None else int(current_app.config["CONTACT_RETENTION_DAYS"])
+    count = purge_contacts(db.session, keep)
+    click.echo(f"已清除 {count} 条留言的联系方式（办结超过 {keep} 天）。")

@@ -1,0 +1,137 @@
+"""Configuration: defaults, then PORTAL_* / DATABASE_URL environment, then the instance folder."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+# Values that must never sign sessions outside debug/testing: they are public.
+KNOWN_DEFAULT_SECRETS = frozenset({"", "dev", "development", "secret", "changeme", "change-me", "test"})
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration is unsafe or unusable; the message says what to do."""
+
+
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": None,
+    "SQLALCHEMY_DATABASE_URI": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {},
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    "SEARCH_INDEX_DIR": None,
+    "SITE_NAME": "云溪县网上留言与信息发布平台",
+    "OFFICE_NAME": "云溪县人民政府办公室",
+    "TIMEZONE": "Asia/Shanghai",
+    # Citizens' questions: at most this many from one client address in one hour (kept in the database).
+    "ASK_QUOTA_PER_HOUR": 5,
+    # The poster fingerprint key rotates this often (hours), so fingerprints cannot be linked for long.
+    "FINGERPRINT_ROTATION_HOURS": 24,
+    # Optional contact details are anonymised this many days after a question is closed.
+    "CONTACT_RETENTION_DAYS": 180,
+    # Same-day clock: received before this hour on a working day -> due the same day at DUE_SAME_DAY_HOUR,
+    # else the next working day at DUE_NEXT_DAY_HOUR (Beijing time).
+    "DUE_CUTOFF_HOUR": 16,
+    "DUE_SAME_DAY_HOUR": 18,
+    "DUE_NEXT_DAY_HOUR": 12,
+    "DUE_SOON_HOURS": 2,
+    "BOARD_PAGE_SIZE": 20,
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCK_MINUTES": 15,
+    # Flask-Limiter: memory:// counts per worker; use redis://... when several workers or servers serve.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_ASK": "20 per hour",
+    "RATELIMIT_TRACK": "30 per minute",
+    "RATELIMIT_LOGIN": "10 per minute",
+    # Number of proxies in front (nginx = 1) whose X-Forwarded-For may be trusted.
+    "PROXY_COUNT": 0,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "MAX_FORM_PARTS": 200,
+    "WTF_CSRF_TIME_LIMIT": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    "SQLITE_SYNCHRONOUS": "FULL",
+}
+
+# Environment variables read on top of the defaults: PORTAL_<NAME> -> <NAME>, parsed by type of the default.
+_ENV_TYPED = {
+    "SITE_NAME": str,
+    "OFFICE_NAME": str,
+    "ASK_QUOTA_PER_HOUR": int,
+    "FINGERPRINT_ROTATION_HOURS": int,
+    "CONTACT_RETENTION_DAYS": int,
+    "DUE_CUTOFF_HOUR": int,
+    "DUE_SAME_DAY_HOUR": int,
+    "DUE_NEXT_DAY_HOUR": int,
+    "BOARD_PAGE_SIZE": int,
+    "LOGIN_MAX_FAILURES": int,
+    "LOGIN_LOCK_MINUTES": int,
+    "RATELIMIT_STORAGE_URI": str,
+    "RATELIMIT_ASK": str,
+    "RATELIMIT_TRACK": str,
+    "RATELIMIT_LOGIN": str,
+    "PROXY_COUNT": int,
+    "MAX_CONTENT_LENGTH": int,
+    "SESSION_COOKIE_SECURE": bool,
+    "SQLITE_SYNCHRONOUS": str,
+}
+
+
+def _parse_bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
+    """Read DATABASE_URL, PORTAL_SECRET_KEY, PORTAL_SEARCH_INDEX_DIR and the typed PORTAL_* settings."""
+    out: dict[str, Any] = {}
+    if environ.get("DATABASE_URL"):
+        out["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(environ["DATABASE_URL"])
+    if "PORTAL_SECRET_KEY" in environ:
+        out["SECRET_KEY"] = environ["PORTAL_SECRET_KEY"]
+    if environ.get("PORTAL_SEARCH_INDEX_DIR"):
+        out["SEARCH_INDEX_DIR"] = environ["PORTAL_SEARCH_INDEX_DIR"]
+    for name, kind in _ENV_TYPED.items():
+        raw = environ.get(f"PORTAL_{name}")
+        if raw is None:
+            continue
+        try:
+            out[name] = _parse_bool(raw) if kind is bool else kind(raw)
+        except ValueError as exc:
+            raise ConfigError(f"PORTAL_{name}={raw!r} is not a valid {kind.__name__}") from exc
+    return out
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual postgres:// spellings and use the psycopg 3 driver for them."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def ensure_secret_key(config: dict[str, Any], instance_path: str, relaxed: bool) -> None:
+    """Refuse a known default key outside debug/testing; create a random one in the instance folder if none."""
+    key = config.get("SECRET_KEY")
+    if key is None:
+        key_file = Path(instance_path) / "secret_key"
+        if key_file.exists():
+            key = key_file.read_text().strip()
+        else:
+            key = secrets.token_urlsafe(48)
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(key + "\n")
+        config["SECRET_KEY"] = key
+    if not relaxed and (str(key) in KNOWN_DEFAULT_SECRETS or len(str(key)) < 16):
+        raise ConfigError(
+            "PORTAL_SECRET_KEY is a known default or shorter than 16 characters; refusing to start. "
+            "Set PORTAL_SECRET_KEY to a long random value, or unset it to have one generated in the "
+            "instance folder."
+        )

@@ -1,0 +1,63 @@
+"""Markdown -> sanitised HTML: python-markdown renders, nh3 keeps only an allowlist. The only HTML maker."""
+
+from __future__ import annotations
+
+import re
+
+import markdown
+import nh3
+from markupsafe import Markup
+
+ALLOWED_TAGS = {
+    "p", "br", "hr", "strong", "em", "b", "i", "u", "s", "del", "ins", "sub", "sup", "mark", "small",
+    "blockquote", "code", "pre", "ul", "ol", "li", "dl", "dt", "dd",
+    "h2", "h3", "h4", "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td", "caption", "abbr",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "th": {"align", "colspan", "rowspan"},
+    "td": {"align", "colspan", "rowspan"},
+    "ol": {"start"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_EXTENSIONS = ["extra", "sane_lists", "nl2br"]
+
+
+def clean_text(text: str) -> str:
+    """Drop NUL and other control characters (PostgreSQL refuses NUL) and normalise line ends."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def sanitise_html(html: str) -> str:
+    """Keep only allowlisted tags, attributes and URL schemes; links get rel=nofollow noopener."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="nofollow noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+def render_markdown(text: str) -> str:
+    """Render Markdown to HTML that is safe to embed in a page or a feed."""
+    html = markdown.markdown(clean_text(text), extensions=_EXTENSIONS, output_format="html")
+    # Headings inside a reply or page body start at h2: the page owns h1.
+    html = re.sub(r"<(/?)h1(\s|>)", r"<\1h2\2", html)
+    return sanitise_html(html)
+
+
+def markdown_markup(text: str) -> Markup:
+    """Jinja filter: rendered and sanitised Markdown, marked safe for the template."""
+    return Markup(render_markdown(text or ""))
+
+
+def plain_paragraphs(text: str) -> Markup:
+    """Jinja filter: citizen text escaped, with paragraphs and line breaks kept."""
+    escaped = Markup.escape(clean_text(text or "").strip())
+    paragraphs = [p for p in re.split(r"\n\s*\n", str(escaped)) if p.strip()]
+    return Markup("".join(f"<p>{p.strip().replace(chr(10), '<br>')}</p>" for p in paragraphs))

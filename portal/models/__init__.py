@@ -1,0 +1,8 @@
+"""Typed SQLAlchemy models, one file per aggregate."""
+
+from portal.models.audit import AuditEntry
+from portal.models.base import Base
+from portal.models.question import Question, Reply
+from portal.models.staff import Department, StaffUser
+
+__all__ = ["AuditEntry", "Base", "Department", "Question", "Reply", "StaffUser"]

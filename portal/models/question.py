@@ -1,0 +1,143 @@
+"""Citizens' questions and the departments' replies; the publication rules live here."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.models.base import Base, UTCDateTime
+from portal.models.staff import Department, StaffUser
+from portal.timeutil import utcnow
+
+CATEGORIES = ("咨询", "建议", "投诉", "求助")
+
+RECEIVED = "received"
+REJECTED = "rejected"
+ROUTED = "routed"
+ANSWERED = "answered"
+PUBLISHED = "published"
+STATUS_LABELS = {
+    RECEIVED: "已受理，待分办",
+    REJECTED: "不予公开",
+    ROUTED: "已转交部门办理",
+    ANSWERED: "答复审核中",
+    PUBLISHED: "已答复",
+}
+OPEN_STATES = (RECEIVED, ROUTED, ANSWERED)
+
+# Which state may follow which. A reply draft may be saved again (answered -> answered); the office may
+# route a question again to another department while it is open.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    RECEIVED: frozenset({ROUTED, REJECTED, ANSWERED}),
+    ROUTED: frozenset({ROUTED, REJECTED, ANSWERED}),
+    ANSWERED: frozenset({ANSWERED, ROUTED, PUBLISHED}),
+    REJECTED: frozenset(),
+    PUBLISHED: frozenset(),
+}
+
+REJECT_REASONS = {
+    "spam": "垃圾信息或广告",
+    "abusive": "含有辱骂、攻击性内容",
+    "duplicate": "重复留言",
+    "out_of_scope": "不属于本地受理范围",
+}
+
+RATINGS = {"satisfied": "满意", "basically": "基本满意", "unsatisfied": "不满意"}
+
+
+class Question(Base):
+    """A citizen's question, from receipt to the published reply."""
+
+    __tablename__ = "question"
+    __table_args__ = (
+        Index("ix_question_status_published", "status", "published_at"),
+        Index("ix_question_fingerprint_received", "poster_fingerprint", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True, nullable=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=RECEIVED, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    tracking_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    contact: Mapped[str | None] = mapped_column(Text, nullable=True)
+    poster_fingerprint: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    external_id: Mapped[str | None] = mapped_column(String(100), unique=True, nullable=True)
+    reject_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    reject_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rating: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    rating_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    department: Mapped[Department | None] = relationship(lazy="joined")
+    reply: Mapped[Reply | None] = relationship(back_populates="question", uselist=False, lazy="selectin")
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def is_public(self) -> bool:
+        """Only a question with a published reply is shown on the board."""
+        return self.status == PUBLISHED and self.reply is not None and self.reply.published_at is not None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATES
+
+    def may_become(self, status: str) -> bool:
+        return status in TRANSITIONS.get(self.status, frozenset())
+
+    def is_overdue(self, now: datetime | None = None) -> bool:
+        return self.is_open and self.due_at is not None and (now or utcnow()) > self.due_at
+
+    def is_due_soon(self, hours: int, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return (
+            self.is_open
+            and self.due_at is not None
+            and now <= self.due_at <= now + timedelta(hours=hours)
+        )
+
+    @property
+    def time_to_reply(self) -> timedelta | None:
+        if self.reply is None or self.reply.published_at is None:
+            return None
+        return self.reply.published_at - self.received_at
+
+    @property
+    def rating_label(self) -> str | None:
+        return RATINGS.get(self.rating) if self.rating else None
+
+    def __repr__(self) -> str:
+        return f"<Question {self.number} {self.status}>"
+
+
+class Reply(Base):
+    """The official reply to a question: a draft until published; shown with its department and date."""
+
+    __tablename__ = "reply"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"), unique=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), nullable=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), nullable=True)
+    body_md: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    question: Mapped[Question] = relationship(back_populates="reply")
+    department: Mapped[Department | None] = relationship(lazy="joined")
+    author: Mapped[StaffUser | None] = relationship()

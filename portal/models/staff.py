@@ -1,0 +1,82 @@
+"""Departments and staff accounts."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.models.base import Base, UTCDateTime
+from portal.timeutil import utcnow
+
+ROLE_ADMIN = "admin"
+ROLE_OFFICE = "office"
+ROLE_RESPONDER = "responder"
+ROLE_SPOKESPERSON = "spokesperson"
+ROLES = {
+    ROLE_ADMIN: "系统管理员",
+    ROLE_OFFICE: "办公室",
+    ROLE_RESPONDER: "部门答复人",
+    ROLE_SPOKESPERSON: "新闻发言人",
+}
+
+
+class Department(Base):
+    """A department that answers questions (县交通运输局 …)."""
+
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def __repr__(self) -> str:
+        return f"<Department {self.slug}>"
+
+
+def new_session_token() -> str:
+    """A fresh per-user session token; rotating it signs the user out everywhere."""
+    return secrets.token_urlsafe(32)
+
+
+class StaffUser(UserMixin, Base):
+    """A staff account. `get_id()` returns the session token, so rotating it ends every session."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    department: Mapped[Department | None] = relationship(lazy="joined")
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return bool(self.active)
+
+    @property
+    def role_title(self) -> str:
+        return ROLES.get(self.role, self.role)
+
+    def has_role(self, *roles: str) -> bool:
+        return self.role in roles
+
+    def __repr__(self) -> str:
+        return f"<StaffUser {self.username} {self.role}>"

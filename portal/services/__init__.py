@@ -1,0 +1,1 @@
+"""Use cases: plain functions taking a Session and plain values; they raise portal.errors."""

@@ -1,0 +1,137 @@
+"""Read-side queries: the public board, the staff queues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from portal.errors import ValidationFailed
+from portal.models import Department, Question, StaffUser
+from portal.models.question import ANSWERED, CATEGORIES, PUBLISHED, RECEIVED, ROUTED
+from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
+from portal.timeutil import BEIJING
+
+
+@dataclass
+class BoardFilters:
+    """The public board's filters, validated."""
+
+    department: Department | None = None
+    category: str | None = None
+    month: str | None = None  # YYYY-MM
+    page: int = 1
+
+
+@dataclass
+class Page:
+    """One page of results."""
+
+    items: list[Question]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def parse_board_filters(session: Session, department: str, category: str, month: str, page: str) -> BoardFilters:
+    """Validate the board's query string; ValidationFailed lists what is wrong."""
+    reasons: dict[str, str] = {}
+    out = BoardFilters()
+    if department:
+        out.department = session.scalar(select(Department).where(Department.slug == department))
+        if out.department is None:
+            reasons["department"] = "没有这个部门。"
+    if category:
+        if category in CATEGORIES:
+            out.category = category
+        else:
+            reasons["category"] = "类别应为咨询、建议、投诉或求助。"
+    if month:
+        try:
+            datetime.strptime(month, "%Y-%m")
+            out.month = month
+        except ValueError:
+            reasons["month"] = "月份格式应为 2026-11 这样的“年-月”。"
+    if page:
+        if page.isdigit() and 0 < int(page) < 100000:
+            out.page = int(page)
+        else:
+            reasons["page"] = "页码应为正整数。"
+    if reasons:
+        raise ValidationFailed(reasons)
+    return out
+
+
+def month_range(month: str) -> tuple[datetime, datetime]:
+    """UTC bounds of a Beijing calendar month."""
+    start = datetime.strptime(month, "%Y-%m").replace(tzinfo=BEIJING)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def published_board(session: Session, filters: BoardFilters, per_page: int) -> Page:
+    """Published questions, newest answer first, with the board's filters."""
+    stmt: Select = select(Question).where(Question.status == PUBLISHED)
+    if filters.department is not None:
+        stmt = stmt.where(Question.department_id == filters.department.id)
+    if filters.category:
+        stmt = stmt.where(Question.category == filters.category)
+    if filters.month:
+        start, end = month_range(filters.month)
+        stmt = stmt.where(Question.received_at >= start, Question.received_at < end)
+    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = session.scalars(
+        stmt.order_by(Question.published_at.desc(), Question.id.desc())
+        .limit(per_page)
+        .offset((filters.page - 1) * per_page)
+    ).all()
+    return Page(items=list(rows), total=total, page=filters.page, per_page=per_page)
+
+
+def latest_published(session: Session, limit: int = 10) -> list[Question]:
+    """The newest published answers, for the home page."""
+    stmt = (
+        select(Question)
+        .where(Question.status == PUBLISHED)
+        .order_by(Question.published_at.desc(), Question.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt).all())
+
+
+def get_published(session: Session, number: str) -> Question | None:
+    """A published question by its public number."""
+    return session.scalar(select(Question).where(Question.number == number, Question.status == PUBLISHED))
+
+
+def departments(session: Session) -> list[Department]:
+    """Active departments in name order."""
+    return list(session.scalars(select(Department).where(Department.active.is_(True)).order_by(Department.id)))
+
+
+def staff_queue(session: Session, user: StaffUser, limit: int = 200) -> list[Question]:
+    """The office: questions waiting for triage and everything open; a responder: their department's open items."""
+    if user.role == ROLE_OFFICE:
+        stmt = select(Question).where(Question.status.in_((RECEIVED, ROUTED, ANSWERED)))
+    elif user.role == ROLE_RESPONDER and user.department_id:
+        stmt = select(Question).where(
+            Question.department_id == user.department_id, Question.status.in_((ROUTED, ANSWERED))
+        )
+    else:
+        return []
+    stmt = stmt.order_by(Question.due_at.is_(None), Question.due_at, Question.id).limit(limit)
+    return list(session.scalars(stmt).all())

@@ -1,0 +1,40 @@
+"""Times: stored in UTC, shown in Beijing time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def to_beijing(value: datetime) -> datetime:
+    """Convert an aware (or naive UTC) datetime to Beijing time."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(BEIJING)
+
+
+def parse_local(text: str) -> datetime:
+    """Parse an ISO 8601 time; a time without offset is taken as Beijing time. Returns aware UTC."""
+    value = datetime.fromisoformat(text.strip())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=BEIJING)
+    return value.astimezone(UTC)
+
+
+def format_duration(delta: timedelta) -> str:
+    """A human duration in Chinese: 3天4小时, 5小时20分钟, 12分钟."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}天{hours}小时" if hours else f"{days}天"
+    if hours:
+        return f"{hours}小时{mins}分钟" if mins else f"{hours}小时"
+    return f"{mins}分钟"

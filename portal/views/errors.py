@@ -1,0 +1,62 @@
+"""Error pages: a clear Chinese message and the right status, never a stack trace."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from portal.errors import PortalError
+from portal.extensions import db
+
+MESSAGES = {
+    400: ("请求有误", "提交的内容无法处理，请返回检查后重试。"),
+    401: ("需要登录", "请先登录。"),
+    403: ("无权访问", "您没有权限访问这个页面。"),
+    404: ("页面不存在", "您要找的页面不存在，可能已被移除或地址有误。"),
+    405: ("请求方式不支持", "这个页面不支持这种请求方式。"),
+    413: ("内容过大", "提交的内容超过了大小限制，请精简后重试。"),
+    414: ("地址过长", "请求地址过长。"),
+    429: ("操作过于频繁", "操作过于频繁，请稍后再试。"),
+    431: ("请求头过大", "请求头过大。"),
+    500: ("服务器错误", "服务器暂时无法处理您的请求，请稍后再试。您提交的内容如已显示成功，则不会丢失。"),
+    503: ("服务暂不可用", "系统繁忙或正在维护，请稍后再试。"),
+}
+CSRF_MESSAGE = "页面已过期或缺少安全校验，内容未提交。请确认下面的内容后重新提交。"
+
+
+def error_page(code: int, message: str | None = None):
+    """Render the error page for `code`."""
+    title, default = MESSAGES.get(code, MESSAGES[500 if code >= 500 else 400])
+    return render_template("errors/error.html", code=code, title=title, message=message or default), code
+
+
+def register(app: Flask) -> None:
+    """Install the handlers."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        # Keep what the citizen typed: the ask form comes back filled in, with a fresh token.
+        if request.endpoint == "questions.ask":
+            from portal.views.questions import _ask_form, render_ask
+
+            return render_ask(_ask_form(), [CSRF_MESSAGE], 400)
+        return error_page(400, CSRF_MESSAGE)
+
+    @app.errorhandler(PortalError)
+    def portal_error(exc: PortalError):
+        db.session.rollback()
+        return error_page(exc.status_code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = exc.code or 500
+        if code == 429:
+            return error_page(429, f"操作过于频繁，请稍后再试（限制：{exc.description}）。")
+        return error_page(code)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return error_page(500)

@@ -1,0 +1,165 @@
+"""Flask-WTF forms (CSRF on every POST); every message is in Chinese."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional
+
+from portal.models.question import CATEGORIES, RATINGS, REJECT_REASONS
+from portal.services.questions import (
+    BODY_MAX,
+    BODY_MIN,
+    COMMENT_MAX,
+    CONTACT_MAX,
+    NOTE_MAX,
+    REPLY_MAX,
+    TITLE_MAX,
+    TITLE_MIN,
+)
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class AskForm(FlaskForm):
+    """The citizen's question. Choices are validated by the service, with Chinese messages."""
+
+    title = StringField(
+        "标题",
+        filters=[_strip],
+        validators=[
+            DataRequired("请填写标题。"),
+            Length(TITLE_MIN, TITLE_MAX, f"标题应为 {TITLE_MIN}-{TITLE_MAX} 个字。"),
+        ],
+    )
+    body = TextAreaField(
+        "留言内容",
+        filters=[_strip],
+        validators=[
+            DataRequired("请填写留言内容。"),
+            Length(BODY_MIN, BODY_MAX, f"留言内容应为 {BODY_MIN}-{BODY_MAX} 个字。"),
+        ],
+    )
+    category = SelectField(
+        "类别",
+        choices=[("", "请选择")] + [(c, c) for c in CATEGORIES],
+        validate_choice=False,
+        validators=[DataRequired("请选择留言类别。")],
+    )
+    department = SelectField("希望答复的部门（可不选）", choices=[], validate_choice=False)
+    contact = StringField(
+        "联系方式（可不填，不公开）",
+        filters=[_strip],
+        validators=[Optional(), Length(max=CONTACT_MAX, message=f"联系方式不超过 {CONTACT_MAX} 个字。")],
+    )
+    # Honeypot: hidden from people by CSS, filled in by naive bots.
+    homepage = StringField("请勿填写此项")
+    submit = SubmitField("提交留言")
+
+
+class TrackForm(FlaskForm):
+    """Look a question up by its number and tracking code."""
+
+    number = StringField(
+        "留言编号",
+        filters=[_strip],
+        validators=[DataRequired("请填写留言编号。"), Length(max=20, message="留言编号不超过 20 位。")],
+    )
+    code = StringField(
+        "查询码",
+        filters=[_strip],
+        validators=[DataRequired("请填写查询码。"), Length(max=40, message="查询码格式不正确。")],
+    )
+    submit = SubmitField("查询")
+
+
+class RateForm(FlaskForm):
+    """The citizen's one rating of a published reply."""
+
+    number = HiddenField()
+    rating = RadioField(
+        "您对这条答复是否满意？",
+        choices=list(RATINGS.items()),
+        validate_choice=False,
+        validators=[DataRequired("请选择满意、基本满意或不满意。")],
+    )
+    comment = TextAreaField(
+        "评价意见（可不填）",
+        filters=[_strip],
+        validators=[Optional(), Length(max=COMMENT_MAX, message=f"评价意见不超过 {COMMENT_MAX} 个字。")],
+    )
+    submit = SubmitField("提交评价")
+
+
+class LoginForm(FlaskForm):
+    """Staff sign-in."""
+
+    username = StringField(
+        "用户名", filters=[_strip], validators=[DataRequired("请填写用户名。"), Length(max=64, message="用户名过长。")]
+    )
+    password = PasswordField(
+        "密码", validators=[DataRequired("请填写密码。"), Length(max=256, message="密码过长。")]
+    )
+    submit = SubmitField("登录")
+
+
+class RouteForm(FlaskForm):
+    """The office sends a question to a department."""
+
+    department = SelectField("转交部门", choices=[], validate_choice=False, validators=[DataRequired("请选择部门。")])
+    note = StringField(
+        "分办说明（内部）", filters=[_strip], validators=[Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")]
+    )
+    submit = SubmitField("转交")
+
+
+class RejectForm(FlaskForm):
+    """The office refuses a question; the reason is kept on record and never shown publicly."""
+
+    reason = SelectField(
+        "理由",
+        choices=[("", "请选择")] + list(REJECT_REASONS.items()),
+        validate_choice=False,
+        validators=[DataRequired("请选择不予受理的理由。")],
+    )
+    note = StringField(
+        "说明（内部）", filters=[_strip], validators=[Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")]
+    )
+    submit = SubmitField("不予受理")
+
+
+class ReplyForm(FlaskForm):
+    """A reply in Markdown, with preview, save and publish buttons."""
+
+    body = TextAreaField(
+        "答复内容（支持 Markdown）",
+        validators=[
+            DataRequired("请填写答复内容。"),
+            Length(BODY_MIN, REPLY_MAX, f"答复内容应为 {BODY_MIN}-{REPLY_MAX} 个字。"),
+        ],
+    )
+    preview = SubmitField("预览")
+    save = SubmitField("保存草稿")
+    publish = SubmitField("保存并发布")
+
+
+class PublishForm(FlaskForm):
+    """Publish a saved reply (a bare CSRF-protected button)."""
+
+    submit = SubmitField("发布答复")
+
+
+class LogoutForm(FlaskForm):
+    """Sign out (a POST, so a link cannot sign anyone out)."""
+
+    submit = SubmitField("退出登录")

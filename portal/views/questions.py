@@ -1,0 +1,117 @@
+"""The public board and the ask form."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+
+from portal.errors import PortalError, ValidationFailed
+from portal.extensions import db, limiter
+from portal.privacy import current_fingerprints
+from portal.services import board
+from portal.services.clock import rule_from_config
+from portal.services.questions import NewQuestion, submit_question
+from portal.views.common import apply_reasons
+from portal.views.forms import AskForm
+
+bp = Blueprint("questions", __name__)
+
+
+@bp.get("/questions")
+def board_page():
+    """Published questions, newest first, filtered by department, category and month."""
+    args = request.args
+    departments = board.departments(db.session)
+    try:
+        filters = board.parse_board_filters(
+            db.session,
+            args.get("department", "")[:40],
+            args.get("category", "")[:8],
+            args.get("month", "")[:7],
+            args.get("page", "")[:6],
+        )
+    except ValidationFailed as exc:
+        return (
+            render_template(
+                "questions/board.html", page=None, filters=None, departments=departments,
+                errors=list(exc.reasons.values()), args=args,
+            ),
+            400,
+        )
+    result = board.published_board(db.session, filters, int(current_app.config["BOARD_PAGE_SIZE"]))
+    if filters.page > 1 and not result.items:
+        abort(404)
+    return render_template(
+        "questions/board.html", page=result, filters=filters, departments=departments, errors=[], args=args
+    )
+
+
+@bp.get("/questions/<number>")
+def detail(number: str):
+    """One published question with its official reply."""
+    if not number.isdigit() or len(number) > 20:
+        abort(404)
+    question = board.get_published(db.session, number)
+    if question is None:
+        abort(404)
+    return render_template("questions/detail.html", q=question)
+
+
+def _ask_form() -> AskForm:
+    form = AskForm()
+    form.department.choices = [("", "不确定，由办公室分办")] + [
+        (str(d.id), d.name) for d in board.departments(db.session)
+    ]
+    return form
+
+
+def render_ask(form: AskForm, errors: list[str], status: int = 200):
+    """The ask page with the citizen's input and any messages."""
+    return render_template("questions/ask.html", form=form, errors=errors), status
+
+
+@bp.route("/ask", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_ASK"], methods=["POST"])
+def ask():
+    """Ask a question without an account; the tracking code is shown once on the next page."""
+    form = _ask_form()
+    if request.method == "GET":
+        return render_ask(form, [])
+    if form.homepage.data:
+        return render_ask(form, ["提交未通过校验，请刷新页面后重试。"], 400)
+    if not form.validate():
+        return render_ask(form, [], 400)
+    dept_raw = form.department.data or ""
+    if dept_raw and not dept_raw.isdigit():
+        form.department.errors = ["所选部门不存在，请重新选择。"]
+        return render_ask(form, [], 400)
+    data = NewQuestion(
+        title=form.title.data or "",
+        body=form.body.data or "",
+        category=form.category.data or "",
+        department_id=int(dept_raw) if dept_raw else None,
+        contact=form.contact.data or "",
+    )
+    try:
+        question, code = submit_question(
+            db.session,
+            data,
+            current_fingerprints(),
+            int(current_app.config["ASK_QUOTA_PER_HOUR"]),
+            rule_from_config(current_app.config),
+        )
+    except ValidationFailed as exc:
+        return render_ask(form, apply_reasons(form, exc.reasons), 400)
+    except PortalError as exc:
+        db.session.rollback()
+        return render_ask(form, [exc.message], exc.status_code)
+    session["asked"] = {"number": question.number, "code": code}
+    return redirect(url_for("questions.ask_done"), 303)
+
+
+@bp.get("/ask/done")
+def ask_done():
+    """Shows the number and tracking code once; a reload shows only a reminder."""
+    shown = session.pop("asked", None)
+    response = current_app.make_response(render_template("questions/ask_done.html", shown=shown))
+    response.headers["Cache-Control"] = "no-store"
+    return response

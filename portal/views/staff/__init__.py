@@ -1,0 +1,203 @@
+"""The staff console: queues, handling a question, and the admin's read-only views."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.errors import Forbidden, NotFound, PortalError, ValidationFailed
+from portal.extensions import db
+from portal.markup import render_markdown
+from portal.models import AuditEntry, Question, StaffUser
+from portal.models.question import REJECT_REASONS
+from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_RESPONDER, ROLES
+from portal.services import board
+from portal.services.questions import (
+    get_for_staff,
+    publish_reply,
+    reject_question,
+    route_question,
+    save_reply,
+)
+from portal.timeutil import utcnow
+from portal.views.common import apply_reasons, roles_required
+from portal.views.forms import LogoutForm, PublishForm, RejectForm, ReplyForm, RouteForm
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+ALL_ROLES = tuple(ROLES)
+HANDLERS = (ROLE_OFFICE, ROLE_RESPONDER)
+
+REPLY_TEMPLATE = (
+    "网友您好：\n\n您反映的问题，经我单位核实，现答复如下：\n\n（答复内容）\n\n感谢您对我们工作的关注和支持。"
+)
+
+
+@bp.after_request
+def no_store(response):
+    """Console pages are private to the signed-in user: never cached anywhere."""
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.context_processor
+def console_globals():
+    return {"logout_form": LogoutForm(), "now": utcnow(), "due_soon_hours": current_app.config["DUE_SOON_HOURS"]}
+
+
+@bp.get("/")
+@roles_required(*ALL_ROLES)
+def index():
+    """The signed-in user's queue, soonest due first; overdue items stand out."""
+    queue = board.staff_queue(db.session, current_user)
+    return render_template("staff/index.html", queue=queue)
+
+
+def _load(question_id: int) -> Question:
+    try:
+        return get_for_staff(db.session, current_user, question_id)
+    except NotFound:
+        abort(404)
+    except Forbidden:
+        abort(403)
+
+
+def _forms(question: Question, reply_form: ReplyForm | None = None):
+    route_form = RouteForm(formdata=None)
+    route_form.department.choices = [("", "请选择")] + [
+        (str(d.id), d.name) for d in board.departments(db.session)
+    ]
+    if question.department_id:
+        route_form.department.data = str(question.department_id)
+    if reply_form is None:
+        reply_form = ReplyForm(formdata=None, body=question.reply.body_md if question.reply else REPLY_TEMPLATE)
+    return {
+        "route_form": route_form,
+        "reject_form": RejectForm(formdata=None),
+        "reply_form": reply_form,
+        "publish_form": PublishForm(formdata=None),
+    }
+
+
+def _render_question(question: Question, status: int = 200, errors=None, preview=None, **overrides):
+    forms = _forms(question, overrides.pop("reply_form", None))
+    forms.update(overrides)
+    history = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.subject_type == "question", AuditEntry.subject_id == question.id)
+        .order_by(AuditEntry.at, AuditEntry.id)
+    ).all()
+    return (
+        render_template(
+            "staff/question.html", q=question, errors=errors or [], preview=preview, history=history,
+            reject_reasons=REJECT_REASONS, **forms,
+        ),
+        status,
+    )
+
+
+@bp.get("/questions/<int:question_id>")
+@roles_required(*HANDLERS)
+def question(question_id: int):
+    """One question with its history and the actions the user may take."""
+    return _render_question(_load(question_id))
+
+
+@bp.post("/questions/<int:question_id>/route")
+@roles_required(ROLE_OFFICE)
+def route(question_id: int):
+    """The office sends the question to a department."""
+    q = _load(question_id)
+    form = RouteForm()
+    form.department.choices = [(str(d.id), d.name) for d in board.departments(db.session)]
+    if not form.validate():
+        return _render_question(q, 400, route_form=form)
+    raw = form.department.data or ""
+    try:
+        route_question(db.session, current_user, q, int(raw) if raw.isdigit() else None, form.note.data or "")
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _render_question(q, 400, errors=apply_reasons(form, exc.reasons), route_form=form)
+    except PortalError as exc:
+        db.session.rollback()
+        return _render_question(q, exc.status_code, errors=[exc.message])
+    return redirect(url_for("staff.question", question_id=q.id), 303)
+
+
+@bp.post("/questions/<int:question_id>/reject")
+@roles_required(ROLE_OFFICE)
+def reject(question_id: int):
+    """The office refuses the question with a reason kept on record."""
+    q = _load(question_id)
+    form = RejectForm()
+    if not form.validate():
+        return _render_question(q, 400, reject_form=form)
+    try:
+        reject_question(db.session, current_user, q, form.reason.data or "", form.note.data or "")
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _render_question(q, 400, errors=apply_reasons(form, exc.reasons), reject_form=form)
+    except PortalError as exc:
+        db.session.rollback()
+        return _render_question(q, exc.status_code, errors=[exc.message])
+    return redirect(url_for("staff.index"), 303)
+
+
+@bp.post("/questions/<int:question_id>/reply")
+@roles_required(*HANDLERS)
+def reply(question_id: int):
+    """Preview, save, or save and publish the reply."""
+    q = _load(question_id)
+    form = ReplyForm()
+    if not form.validate():
+        return _render_question(q, 400, reply_form=form)
+    if form.preview.data:
+        return _render_question(q, reply_form=form, preview=render_markdown(form.body.data or ""))
+    try:
+        save_reply(db.session, current_user, q, form.body.data or "")
+        if form.publish.data:
+            publish_reply(db.session, current_user, q)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _render_question(q, 400, errors=apply_reasons(form, exc.reasons), reply_form=form)
+    except PortalError as exc:
+        db.session.rollback()
+        return _render_question(q, exc.status_code, errors=[exc.message], reply_form=form)
+    return redirect(url_for("staff.question", question_id=q.id), 303)
+
+
+@bp.post("/questions/<int:question_id>/publish")
+@roles_required(*HANDLERS)
+def publish(question_id: int):
+    """Publish the saved reply: the question appears on the board."""
+    q = _load(question_id)
+    form = PublishForm()
+    if not form.validate():
+        return _render_question(q, 400, errors=["表单已过期，请重试。"])
+    try:
+        publish_reply(db.session, current_user, q)
+    except PortalError as exc:
+        db.session.rollback()
+        return _render_question(q, exc.status_code, errors=[exc.message])
+    return redirect(url_for("staff.question", question_id=q.id), 303)
+
+
+@bp.get("/users")
+@roles_required(ROLE_ADMIN)
+def users():
+    """Staff accounts and their departments (备案)."""
+    rows = db.session.scalars(select(StaffUser).order_by(StaffUser.role, StaffUser.username)).all()
+    return render_template("staff/users.html", users=rows, roles=ROLES)
+
+
+@bp.get("/audit")
+@roles_required(ROLE_ADMIN)
+def audit_log():
+    """The audit log, newest first (read-only)."""
+    page = request.args.get("page", "1")
+    page_no = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
+    rows = db.session.scalars(
+        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(100).offset((page_no - 1) * 100)
+    ).all()
+    return render_template("staff/audit.html", entries=rows, page_no=page_no)
