@@ -60,8 +60,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from portal.extensions import csrf, db, limiter, login_manager, migrate
-    from portal.services.accounts import load_by_token
+    from portal.services.accounts import configure_hasher, load_by_token
 
+    configure_hasher(
+        int(app.config["ARGON2_TIME_COST"]), int(app.config["ARGON2_MEMORY_KIB"]), int(app.config["ARGON2_PARALLELISM"])
+    )
     db.init_app(app)
     migrations = str(Path(__file__).parent / "migrations")
     migrate.init_app(app, db, directory=migrations, render_as_batch=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
@@ -32,6 +33,7 @@ def register(app: Flask) -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db() -> None:
     """Create or migrate the database to the latest schema."""
     upgrade(directory=current_app.extensions["migrate"].directory)
@@ -49,6 +51,7 @@ def _load_departments(path: Path) -> int:
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has questions.")
 def seed_demo(if_empty: bool) -> None:
     """Load content/demo: departments, one account per role (passwords printed once), questions and replies."""
@@ -91,6 +94,7 @@ def seed_demo(if_empty: bool) -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(sorted(ROLES)))
 @click.option("--department", default=None, help="Department name or slug (required for responders).")
@@ -112,6 +116,7 @@ def create_user(username: str, role: str, department: str | None, display_name: 
 
 
 @click.command("import-questions")
+@with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_questions(file: Path) -> None:
     """Import questions from JSON Lines; idempotent on external_id."""
@@ -140,6 +145,7 @@ def import_questions(file: Path) -> None:
 
 
 @click.command("purge-contacts")
+@with_appcontext
 @click.option("--days", type=int, default=None, help="Override PORTAL_CONTACT_RETENTION_DAYS.")
 def purge_contacts_command(days: int | None) -> None:
     """Anonymise contact details of questions closed more than N days ago."""

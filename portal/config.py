@@ -57,6 +57,10 @@ DEFAULTS: dict[str, Any] = {
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": 8 * 3600,
     "SQLITE_SYNCHRONOUS": "FULL",
+    # argon2id cost: the library defaults (OWASP: >= 19 MiB, t >= 2); tests lower them for speed.
+    "ARGON2_TIME_COST": 3,
+    "ARGON2_MEMORY_KIB": 65536,
+    "ARGON2_PARALLELISM": 4,
 }
 
 # Environment variables read on top of the defaults: PORTAL_<NAME> -> <NAME>, parsed by type of the default.
@@ -80,6 +84,9 @@ _ENV_TYPED = {
     "MAX_CONTENT_LENGTH": int,
     "SESSION_COOKIE_SECURE": bool,
     "SQLITE_SYNCHRONOUS": str,
+    "ARGON2_TIME_COST": int,
+    "ARGON2_MEMORY_KIB": int,
+    "ARGON2_PARALLELISM": int,
 }
 
 

@@ -20,6 +20,15 @@ _hasher = PasswordHasher()  # argon2id, library defaults (t=3, m=64 MiB, p=4)
 # Verified against when the username is unknown, so both paths cost the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
 
+
+def configure_hasher(time_cost: int, memory_cost_kib: int, parallelism: int) -> None:
+    """Set the argon2id parameters (PORTAL_ARGON2_*); hashes made with others are upgraded at next sign-in."""
+    global _hasher, _DUMMY_HASH
+    if (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism) == (time_cost, memory_cost_kib, parallelism):
+        return
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism)
+    _DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
+
 LOGIN_FAILED_MESSAGE = "用户名或密码错误，或账号暂时不可用。"
 USERNAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{3,64}$")
 PASSWORD_MIN = 10

@@ -12,6 +12,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.models.question import CATEGORIES, RATINGS, REJECT_REASONS
@@ -25,6 +26,11 @@ from portal.services.questions import (
     TITLE_MAX,
     TITLE_MIN,
 )
+
+
+def options(pairs) -> list[SelectChoice]:
+    """Select/radio options from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def _strip(value):
@@ -52,7 +58,7 @@ class AskForm(FlaskForm):
     )
     category = SelectField(
         "类别",
-        choices=[("", "请选择")] + [(c, c) for c in CATEGORIES],
+        choices=options([("", "请选择")] + [(c, c) for c in CATEGORIES]),
         validate_choice=False,
         validators=[DataRequired("请选择留言类别。")],
     )
@@ -89,7 +95,7 @@ class RateForm(FlaskForm):
     number = HiddenField()
     rating = RadioField(
         "您对这条答复是否满意？",
-        choices=list(RATINGS.items()),
+        choices=options(RATINGS.items()),
         validate_choice=False,
         validators=[DataRequired("请选择满意、基本满意或不满意。")],
     )
@@ -128,7 +134,7 @@ class RejectForm(FlaskForm):
 
     reason = SelectField(
         "理由",
-        choices=[("", "请选择")] + list(REJECT_REASONS.items()),
+        choices=options([("", "请选择")] + list(REJECT_REASONS.items())),
         validate_choice=False,
         validators=[DataRequired("请选择不予受理的理由。")],
     )

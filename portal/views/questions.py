@@ -11,7 +11,7 @@ from portal.services import board
 from portal.services.clock import rule_from_config
 from portal.services.questions import NewQuestion, submit_question
 from portal.views.common import apply_reasons
-from portal.views.forms import AskForm
+from portal.views.forms import AskForm, options
 
 bp = Blueprint("questions", __name__)
 
@@ -58,9 +58,9 @@ def detail(number: str):
 
 def _ask_form() -> AskForm:
     form = AskForm()
-    form.department.choices = [("", "不确定，由办公室分办")] + [
-        (str(d.id), d.name) for d in board.departments(db.session)
-    ]
+    form.department.choices = options(
+        [("", "不确定，由办公室分办")] + [(str(d.id), d.name) for d in board.departments(db.session)]
+    )
     return form
 
 

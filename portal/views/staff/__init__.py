@@ -22,7 +22,7 @@ from portal.services.questions import (
 )
 from portal.timeutil import utcnow
 from portal.views.common import apply_reasons, roles_required
-from portal.views.forms import LogoutForm, PublishForm, RejectForm, ReplyForm, RouteForm
+from portal.views.forms import LogoutForm, PublishForm, RejectForm, ReplyForm, RouteForm, options
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -65,9 +65,9 @@ def _load(question_id: int) -> Question:
 
 def _forms(question: Question, reply_form: ReplyForm | None = None):
     route_form = RouteForm(formdata=None)
-    route_form.department.choices = [("", "请选择")] + [
-        (str(d.id), d.name) for d in board.departments(db.session)
-    ]
+    route_form.department.choices = options(
+        [("", "请选择")] + [(str(d.id), d.name) for d in board.departments(db.session)]
+    )
     if question.department_id:
         route_form.department.data = str(question.department_id)
     if reply_form is None:
@@ -110,7 +110,7 @@ def route(question_id: int):
     """The office sends the question to a department."""
     q = _load(question_id)
     form = RouteForm()
-    form.department.choices = [(str(d.id), d.name) for d in board.departments(db.session)]
+    form.department.choices = options((str(d.id), d.name) for d in board.departments(db.session))
     if not form.validate():
         return _render_question(q, 400, route_form=form)
     raw = form.department.data or ""
