@@ -31,6 +31,22 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
+_URL_NOISE = re.compile(r"[\x00-\x20\x7f]+")
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
+
+
+def _filter_attribute(tag: str, name: str, value: str) -> str | None:
+    """Judge a link by its scheme after removing white space and control characters, as a browser might."""
+    if name == "href":
+        compact = _URL_NOISE.sub("", value)
+        match = _SCHEME.match(compact)
+        if match and match.group(1).lower() not in URL_SCHEMES:
+            return None
+        if not match and ":" in compact.split("/", 1)[0]:
+            return None
+    return value
+
+
 def sanitise_html(html: str) -> str:
     """Keep only allowlisted tags, attributes and URL schemes; links get rel=nofollow noopener."""
     return nh3.clean(
@@ -40,6 +56,7 @@ def sanitise_html(html: str) -> str:
         url_schemes=URL_SCHEMES,
         link_rel="nofollow noopener noreferrer",
         strip_comments=True,
+        attribute_filter=_filter_attribute,
     )
 
 
