@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import markdown
 import nh3
@@ -24,6 +25,15 @@ URL_SCHEMES = {"http", "https", "mailto"}
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EXTENSIONS = ["extra", "sane_lists", "nl2br"]
+_local = threading.local()
+
+
+def _converter() -> markdown.Markdown:
+    """One Markdown instance per thread, reset between uses (building one costs more than converting)."""
+    md = getattr(_local, "md", None)
+    if md is None:
+        md = _local.md = markdown.Markdown(extensions=_EXTENSIONS, output_format="html")
+    return md
 
 
 def clean_text(text: str) -> str:
@@ -62,7 +72,11 @@ def sanitise_html(html: str) -> str:
 
 def render_markdown(text: str) -> str:
     """Render Markdown to HTML that is safe to embed in a page or a feed."""
-    html = markdown.markdown(clean_text(text), extensions=_EXTENSIONS, output_format="html")
+    md = _converter()
+    try:
+        html = md.convert(clean_text(text))
+    finally:
+        md.reset()
     # Headings inside a reply or page body start at h2: the page owns h1.
     html = re.sub(r"<(/?)h1(\s|>)", r"<\1h2\2", html)
     return sanitise_html(html)
