@@ -49,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     _init_extensions(app)
+    _init_search(app)
     _register_blueprints(app)
     _register_template_helpers(app)
 
@@ -85,11 +86,35 @@ def _init_extensions(app: Flask) -> None:
             event.listen(db.engine, "connect", _sqlite_pragmas(app.config["SQLITE_SYNCHRONOUS"]))
 
 
+def _init_search(app: Flask) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from portal import search
+    from portal.extensions import db
+    from portal.search.indexer import ensure_thread, load_user_dictionary
+
+    search.init_app(app)
+    content = Path(app.config.get("CONTENT_DIR") or Path(app.root_path).parent / "content")
+    with app.app_context():
+        try:
+            load_user_dictionary(db.session, content)
+        except SQLAlchemyError:  # a database not migrated yet: `flask init-db` comes first
+            db.session.rollback()
+        finally:
+            db.session.remove()
+
+    if app.config["SEARCH_INDEXER_THREAD"]:
+
+        @app.before_request
+        def start_indexer() -> None:
+            ensure_thread(app)
+
+
 def _register_blueprints(app: Flask) -> None:
-    from portal.views import auth, errors, public, questions, security, track
+    from portal.views import auth, errors, public, questions, search, security, track
     from portal.views.staff import bp as staff_bp
 
-    for module in (public, questions, track, auth):
+    for module in (public, questions, track, auth, search):
         app.register_blueprint(module.bp)
     app.register_blueprint(staff_bp)
     errors.register(app)

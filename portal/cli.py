@@ -28,7 +28,8 @@ CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
-    for command in (init_db, seed_demo, create_user, import_questions, purge_contacts_command):
+    for command in (init_db, seed_demo, create_user, import_questions, purge_contacts_command, reindex,
+                    index_worker):
         app.cli.add_command(command)
 
 
@@ -152,3 +153,42 @@ def purge_contacts_command(days: int | None) -> None:
     keep = days if days is not None else int(current_app.config["CONTACT_RETENTION_DAYS"])
     count = purge_contacts(db.session, keep)
     click.echo(f"已清除 {count} 条留言的联系方式（办结超过 {keep} 天）。")
+
+
+@click.command("reindex")
+@with_appcontext
+def reindex() -> None:
+    """Rebuild the search index from the database into a new directory and swap it in atomically."""
+    from portal.search import backend
+    from portal.search.indexer import drain, rebuild
+
+    started = time.perf_counter()
+    root = current_app.config["SEARCH_INDEX_DIR"]
+    click.echo(f"正在重建搜索索引（{backend().name}）……", err=True)
+    count = rebuild(db.session, backend(), root)
+    drained = drain(db.session, backend(), root)
+    elapsed = time.perf_counter() - started
+    click.echo(f"已重建搜索索引：{count} 条，用时 {elapsed:.1f} 秒（{count / max(elapsed, 1e-9):.0f} 条/秒）；"
+               f"补写 {drained} 条变更。")
+
+
+@click.command("index-worker")
+@click.option("--once", is_flag=True, help="Drain the outbox once and exit.")
+@with_appcontext
+def index_worker(once: bool) -> None:
+    """Run the search indexer in the foreground (instead of, or beside, the web workers' threads)."""
+    from portal.search import backend
+    from portal.search.indexer import POLL_SECONDS, drain, rebuild_if_missing
+
+    root = current_app.config["SEARCH_INDEX_DIR"]
+    while True:
+        if not backend().ready():
+            count = rebuild_if_missing(db.session, backend(), root)
+            if count is not None:
+                click.echo(f"搜索索引缺失，已重建：{count} 条。")
+        applied = drain(db.session, backend(), root) if backend().ready() else 0
+        if applied:
+            click.echo(f"已写入索引：{applied} 条变更。")
+        if once:
+            return
+        time.sleep(POLL_SECONDS)

@@ -21,6 +21,10 @@ DEFAULTS: dict[str, Any] = {
     "SQLALCHEMY_ENGINE_OPTIONS": {},
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "SEARCH_INDEX_DIR": None,
+    # whoosh (embedded, one index per server) or postgres (shared by every app server; needs DATABASE_URL on it)
+    "SEARCH_BACKEND": "whoosh",
+    # Each web worker runs an indexer thread that drains the search outbox (off in tests; see `flask index-worker`).
+    "SEARCH_INDEXER_THREAD": True,
     "SITE_NAME": "云溪县网上留言与信息发布平台",
     "OFFICE_NAME": "云溪县人民政府办公室",
     "TIMEZONE": "Asia/Shanghai",
@@ -67,6 +71,8 @@ DEFAULTS: dict[str, Any] = {
 _ENV_TYPED = {
     "SITE_NAME": str,
     "OFFICE_NAME": str,
+    "SEARCH_BACKEND": str,
+    "SEARCH_INDEXER_THREAD": bool,
     "ASK_QUOTA_PER_HOUR": int,
     "FINGERPRINT_ROTATION_HOURS": int,
     "CONTACT_RETENTION_DAYS": int,

@@ -31,6 +31,7 @@ BASE_CONFIG = {
     "TESTING": True,
     "SECRET_KEY": "test-secret-key-0123456789abcdef",
     "RATELIMIT_ENABLED": False,
+    "SEARCH_INDEXER_THREAD": False,
     "ARGON2_TIME_COST": 1,
     "ARGON2_MEMORY_KIB": 8192,
     "ARGON2_PARALLELISM": 1,

@@ -327,7 +327,11 @@ def test_track_never_echoes_the_code(client, staff, case):
     assert input_value(page(response), "code") == ""
 
 
-@pytest.mark.parametrize("number", ["abc", "1" * 25, "²³", "-1", "１２３", "2026' OR 1=1 --"])
+@pytest.mark.parametrize(
+    "number",
+    ["abc", "1" * 25, "²³", "-1", "１２３", "2026' OR 1=1 --"],
+    ids=["letters", "25-digits", "superscripts", "negative", "fullwidth-digits", "sql-quote"],
+)
 def test_malformed_tracking_number_is_refused_not_500(client, staff, number):
     ask_and_get_code(client)
     response = track(client, number, WRONG_CODE)
@@ -438,6 +442,8 @@ def test_lockout_refuses_right_password_with_the_same_message(app, client, staff
         ("page=-1", "页码应为正整数"),
         ("page=%C2%B2", "页码应为正整数"),  # "²": isdigit() is true, int() fails
     ],
+    ids=["month-13", "month-abc", "month-bad-utf8", "category-x", "department-nope", "page-0", "page-abc", "page-minus-1",
+         "page-superscript-two"],
 )
 def test_board_refuses_bad_filters_with_chinese_message(client, staff, query, message):
     response = client.get(f"/questions?{query}")

@@ -59,9 +59,9 @@ def form_data_for(roads: int) -> dict[str, str]:
     }
 
 
-def new_question(app) -> tuple[int, str]:
+def new_question(app, **fields) -> tuple[int, str]:
     """Ask a question from a fresh anonymous browser; returns its id and public number."""
-    number, _code = ask_and_get_code(app.test_client())
+    number, _code = ask_and_get_code(app.test_client(), **fields)
     with app.app_context():
         qid = db.session.scalar(select(Question.id).where(Question.number == number))
     assert qid is not None
@@ -202,7 +202,11 @@ def test_responder_of_another_department_is_refused(app, staff):
 
 
 def test_responder_cannot_open_a_question_not_yet_routed(app, staff):
-    qid, _number = new_question(app)
+    # The citizen picked 交通 on the form, but the office has not routed it yet.
+    qid, _number = new_question(app, department=str(staff.roads))
+    with app.app_context():
+        question = db.session.get(Question, qid)
+        assert (question.status, question.department_id) == ("received", staff.roads)
     before = snapshot(app)
     responder = login_client(app, "responder")
     token = csrf_token(responder, "/staff/")

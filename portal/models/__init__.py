@@ -3,6 +3,7 @@
 from portal.models.audit import AuditEntry
 from portal.models.base import Base
 from portal.models.question import Question, Reply
+from portal.models.search import SearchOutbox
 from portal.models.staff import Department, StaffUser
 
-__all__ = ["AuditEntry", "Base", "Department", "Question", "Reply", "StaffUser"]
+__all__ = ["AuditEntry", "Base", "Department", "Question", "Reply", "SearchOutbox", "StaffUser"]

@@ -78,6 +78,10 @@ class Question(Base):
     rating: Mapped[str | None] = mapped_column(String(12), nullable=True)
     rating_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Hidden from the board (and search) by the office after publication; the reason stays on record.
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    hidden_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     reply: Mapped[Reply | None] = relationship(back_populates="question", uselist=False, lazy="selectin")
@@ -88,8 +92,13 @@ class Question(Base):
 
     @property
     def is_public(self) -> bool:
-        """Only a question with a published reply is shown on the board."""
-        return self.status == PUBLISHED and self.reply is not None and self.reply.published_at is not None
+        """Only a question with a published reply, not hidden, is shown on the board and in search."""
+        return (
+            self.status == PUBLISHED
+            and self.hidden_at is None
+            and self.reply is not None
+            and self.reply.published_at is not None
+        )
 
     @property
     def is_open(self) -> bool:

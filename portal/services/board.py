@@ -12,6 +12,7 @@ from portal.errors import ValidationFailed
 from portal.models import Department, Question, StaffUser
 from portal.models.question import ANSWERED, CATEGORIES, PUBLISHED, RECEIVED, ROUTED
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
+from portal.numbers import parse_positive_int
 from portal.timeutil import BEIJING
 
 
@@ -62,13 +63,17 @@ def parse_board_filters(session: Session, department: str, category: str, month:
             reasons["category"] = "类别应为咨询、建议、投诉或求助。"
     if month:
         try:
-            datetime.strptime(month, "%Y-%m")
-            out.month = month
+            parsed = datetime.strptime(month, "%Y-%m")
         except ValueError:
-            reasons["month"] = "月份格式应为 2026-11 这样的“年-月”。"
+            parsed = None
+        if parsed is not None and 1990 <= parsed.year <= 2100:
+            out.month = month
+        else:
+            reasons["month"] = "月份格式应为 2026-11 这样的“年-月”（1990-2100 年）。"
     if page:
-        if page.isdigit() and 0 < int(page) < 100000:
-            out.page = int(page)
+        parsed = parse_positive_int(page, 99999)
+        if parsed is not None:
+            out.page = parsed
         else:
             reasons["page"] = "页码应为正整数。"
     if reasons:
@@ -85,7 +90,7 @@ def month_range(month: str) -> tuple[datetime, datetime]:
 
 def published_board(session: Session, filters: BoardFilters, per_page: int) -> Page:
     """Published questions, newest answer first, with the board's filters."""
-    stmt: Select = select(Question).where(Question.status == PUBLISHED)
+    stmt: Select = select(Question).where(Question.status == PUBLISHED, Question.hidden_at.is_(None))
     if filters.department is not None:
         stmt = stmt.where(Question.department_id == filters.department.id)
     if filters.category:
@@ -106,7 +111,7 @@ def latest_published(session: Session, limit: int = 10) -> list[Question]:
     """The newest published answers, for the home page."""
     stmt = (
         select(Question)
-        .where(Question.status == PUBLISHED)
+        .where(Question.status == PUBLISHED, Question.hidden_at.is_(None))
         .order_by(Question.published_at.desc(), Question.id.desc())
         .limit(limit)
     )
@@ -115,7 +120,11 @@ def latest_published(session: Session, limit: int = 10) -> list[Question]:
 
 def get_published(session: Session, number: str) -> Question | None:
     """A published question by its public number."""
-    return session.scalar(select(Question).where(Question.number == number, Question.status == PUBLISHED))
+    return session.scalar(
+        select(Question).where(
+            Question.number == number, Question.status == PUBLISHED, Question.hidden_at.is_(None)
+        )
+    )
 
 
 def departments(session: Session) -> list[Department]:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from portal.markup import clean_text, render_markdown
 from portal.models import Department, Question, Reply
 from portal.models.question import CATEGORIES, PUBLISHED, RECEIVED
+from portal.search.indexer import enqueue as enqueue_for_search
 from portal.services import audit
 from portal.services.clock import DueRule
 from portal.services.questions import assign_number
@@ -140,6 +141,8 @@ def import_lines(
         session.flush()
         for question in stored:
             assign_number(session, question)
+            if question.status == PUBLISHED:
+                enqueue_for_search(session, question.id)
         result.imported += len(stored)
         session.commit()
         pending.clear()

@@ -25,6 +25,7 @@ from portal.models.question import (
     ROUTED,
 )
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
+from portal.search.indexer import enqueue as enqueue_for_search
 from portal.services import audit
 from portal.services.clock import DueRule
 from portal.timeutil import to_beijing, utcnow
@@ -154,7 +155,7 @@ def submit_question(
 
 def find_by_tracking(session: Session, number: str, code: str) -> Question:
     """The question with this number and code; NotFound (same message) for a wrong code or unknown number."""
-    number = "".join(ch for ch in (number or "") if ch.isdigit())[:20]
+    number = "".join(ch for ch in (number or "") if "0" <= ch <= "9")[:20]
     question = session.scalar(select(Question).where(Question.number == number)) if number else None
     expected = question.tracking_hash if question is not None and question.tracking_hash else "0" * 64
     given = hash_tracking_code(number, code or "")
@@ -300,5 +301,36 @@ def publish_reply(session: Session, actor: StaffUser, question: Question) -> Que
     question.published_at = now
     question.closed_at = now
     audit.record(session, actor, "reply.published", "question", question.id, number=question.number)
+    enqueue_for_search(session, question.id)
+    session.commit()
+    return question
+
+
+def hide_question(session: Session, actor: StaffUser, question: Question, reason: str) -> Question:
+    """The office takes a published question off the board and out of search; the reason stays on record."""
+    if actor.role != ROLE_OFFICE:
+        raise Forbidden("只有办公室可以隐藏留言。")
+    if question.status != PUBLISHED or question.hidden_at is not None:
+        raise InvalidTransition("只能隐藏已公开的留言。")
+    reason = clean_text(reason or "").strip()
+    if not reason or len(reason) > NOTE_MAX:
+        raise ValidationFailed({"reason": f"请填写隐藏理由（不超过 {NOTE_MAX} 个字）。"})
+    question.hidden_at = utcnow()
+    question.hidden_reason = reason
+    audit.record(session, actor, "question.hidden", "question", question.id, reason=reason)
+    enqueue_for_search(session, question.id)
+    session.commit()
+    return question
+
+
+def unhide_question(session: Session, actor: StaffUser, question: Question) -> Question:
+    """Put a hidden question back on the board."""
+    if actor.role != ROLE_OFFICE:
+        raise Forbidden("只有办公室可以恢复留言。")
+    if question.hidden_at is None:
+        raise InvalidTransition("这条留言没有被隐藏。")
+    question.hidden_at = None
+    audit.record(session, actor, "question.unhidden", "question", question.id)
+    enqueue_for_search(session, question.id)
     session.commit()
     return question

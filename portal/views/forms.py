@@ -165,6 +165,17 @@ class PublishForm(FlaskForm):
     submit = SubmitField("发布答复")
 
 
+class HideForm(FlaskForm):
+    """Take a published question off the board; the reason is kept on record."""
+
+    reason = StringField(
+        "隐藏理由（内部）",
+        filters=[_strip],
+        validators=[DataRequired("请填写隐藏理由。"), Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")],
+    )
+    submit = SubmitField("从留言板隐藏")
+
+
 class LogoutForm(FlaskForm):
     """Sign out (a POST, so a link cannot sign anyone out)."""
 

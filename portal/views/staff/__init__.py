@@ -12,17 +12,20 @@ from portal.markup import render_markdown
 from portal.models import AuditEntry, Question, StaffUser
 from portal.models.question import REJECT_REASONS
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_RESPONDER, ROLES
+from portal.numbers import parse_positive_int
 from portal.services import board
 from portal.services.questions import (
     get_for_staff,
+    hide_question,
     publish_reply,
     reject_question,
     route_question,
     save_reply,
+    unhide_question,
 )
 from portal.timeutil import utcnow
 from portal.views.common import apply_reasons, roles_required
-from portal.views.forms import LogoutForm, PublishForm, RejectForm, ReplyForm, RouteForm, options
+from portal.views.forms import HideForm, LogoutForm, PublishForm, RejectForm, ReplyForm, RouteForm, options
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -77,6 +80,7 @@ def _forms(question: Question, reply_form: ReplyForm | None = None):
         "reject_form": RejectForm(formdata=None),
         "reply_form": reply_form,
         "publish_form": PublishForm(formdata=None),
+        "hide_form": HideForm(formdata=None),
     }
 
 
@@ -115,7 +119,7 @@ def route(question_id: int):
         return _render_question(q, 400, route_form=form)
     raw = form.department.data or ""
     try:
-        route_question(db.session, current_user, q, int(raw) if raw.isdigit() else None, form.note.data or "")
+        route_question(db.session, current_user, q, parse_positive_int(raw, 10**9), form.note.data or "")
     except ValidationFailed as exc:
         db.session.rollback()
         return _render_question(q, 400, errors=apply_reasons(form, exc.reasons), route_form=form)
@@ -196,8 +200,42 @@ def users():
 def audit_log():
     """The audit log, newest first (read-only)."""
     page = request.args.get("page", "1")
-    page_no = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
+    page_no = parse_positive_int(page, 99999) or 1
     rows = db.session.scalars(
         select(AuditEntry).order_by(AuditEntry.id.desc()).limit(100).offset((page_no - 1) * 100)
     ).all()
     return render_template("staff/audit.html", entries=rows, page_no=page_no)
+
+
+@bp.post("/questions/<int:question_id>/hide")
+@roles_required(ROLE_OFFICE)
+def hide(question_id: int):
+    """Take a published question off the board and out of search (the reason stays on record)."""
+    q = _load(question_id)
+    form = HideForm()
+    if not form.validate():
+        return _render_question(q, 400, hide_form=form)
+    try:
+        hide_question(db.session, current_user, q, form.reason.data or "")
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _render_question(q, 400, errors=apply_reasons(form, exc.reasons), hide_form=form)
+    except PortalError as exc:
+        db.session.rollback()
+        return _render_question(q, exc.status_code, errors=[exc.message])
+    return redirect(url_for("staff.question", question_id=q.id), 303)
+
+
+@bp.post("/questions/<int:question_id>/unhide")
+@roles_required(ROLE_OFFICE)
+def unhide(question_id: int):
+    """Put a hidden question back on the board."""
+    q = _load(question_id)
+    if not PublishForm().validate():
+        return _render_question(q, 400, errors=["表单已过期，请重试。"])
+    try:
+        unhide_question(db.session, current_user, q)
+    except PortalError as exc:
+        db.session.rollback()
+        return _render_question(q, exc.status_code, errors=[exc.message])
+    return redirect(url_for("staff.question", question_id=q.id), 303)

@@ -1,0 +1,148 @@
+"""Chinese text analysis for search: width folding, jieba-compatible segmentation, a user dictionary, stop words.
+
+rjieba (jieba's algorithm in Rust) gives the same search-mode segmentation as jieba at ~16x the speed and needs no
+dictionary load; jieba is the fallback. The Whoosh tokenizer is a module-level class on a stable import path
+because Whoosh pickles the analyzer into the index.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from whoosh.analysis import Token, Tokenizer
+
+try:  # pragma: no cover - which one is installed decides
+    import rjieba as _seg
+
+    SEGMENTER = "rjieba"
+
+    def _tokenize(text: str, mode: str) -> list[tuple[str, int, int]]:
+        return _seg.tokenize(text, mode=mode)
+
+    def _add_word(word: str) -> None:
+        _seg.add_word(word, None, None)
+
+except ImportError:  # pragma: no cover
+    import jieba as _seg  # type: ignore[no-redef]
+
+    _seg.setLogLevel(60)
+    SEGMENTER = "jieba"
+
+    def _tokenize(text: str, mode: str) -> list[tuple[str, int, int]]:
+        return list(_seg.tokenize(text, mode=mode))
+
+    def _add_word(word: str) -> None:
+        _seg.add_word(word)
+
+
+# Function words and board boilerplate that match almost every message.
+STOP_WORDS = frozenset(
+    """
+    的 了 是 在 和 与 及 或 也 都 就 而 且 但 又 很 还 把 被 让 给 对 向 从 到 于 以 之 其 这 那 这个 那个 这些 那些
+    我 我们 你 你们 您 他 她 它 他们 自己 什么 怎么 怎样 如何 为什么 吗 呢 吧 啊 呀 哦 嗯 着 过 得 地 个 些 一 一个
+    有 没有 没 不 能 会 要 可以 可 应该 是否 已经 正在 进行 请 请问 谢谢 感谢 您好 你好 网友 领导 问题 情况 相关
+    the a an and or of to in on for is are be
+    """.split()
+)
+
+_WORD = re.compile(r"\w", re.UNICODE)
+_user_words_lock = threading.Lock()
+_user_words: set[str] = set()
+
+
+def fold(text: str) -> str:
+    """Full-width to half-width and lower case, character by character so offsets stay valid for highlights."""
+    out = []
+    for ch in text:
+        if "\uff01" <= ch <= "\uff5e" or ch == "\u3000":
+            ch = unicodedata.normalize("NFKC", ch)
+        out.append(ch.lower() if len(ch.lower()) == 1 else ch)
+    return "".join(out)
+
+
+def add_user_words(words: Iterable[str]) -> int:
+    """Keep department names, place names and dictionary words whole; returns how many were new."""
+    added = 0
+    with _user_words_lock:
+        for word in words:
+            word = fold(word.strip())
+            if len(word) >= 2 and word not in _user_words:
+                _add_word(word)
+                _user_words.add(word)
+                added += 1
+    return added
+
+
+def load_dictionary_file(path: Path) -> int:
+    """content/dict.txt: one word a line (jieba's format: word [freq] [tag]); # starts a comment."""
+    if not path.is_file():
+        return 0
+    words = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            words.append(line.split()[0])
+    return add_user_words(words)
+
+
+def segment(text: str, mode: str = "search") -> Iterator[tuple[str, int, int]]:
+    """(word, start, end) for the indexable words of `text` (folded), without stop words and punctuation."""
+    folded = fold(text)
+    for word, start, end in _tokenize(folded, mode):
+        if not _WORD.search(word) or word in STOP_WORDS or word.isspace():
+            continue
+        yield word, start, end
+
+
+def query_terms(text: str) -> list[str]:
+    """The distinct words of a query in default mode (fewer, longer words: all must match)."""
+    seen: dict[str, None] = {}
+    for word, _, _ in segment(text[:200], mode="default"):
+        seen.setdefault(word, None)
+    return list(seen)
+
+
+def search_terms(text: str) -> list[str]:
+    """The distinct words of a query in search mode (sub-words too: used when the default AND finds nothing)."""
+    seen: dict[str, None] = {}
+    for word, _, _ in segment(text[:200], mode="search"):
+        seen.setdefault(word, None)
+    return list(seen)
+
+
+def segmented(text: str) -> str:
+    """Text as space-separated search-mode words (for engines that split on spaces, e.g. PostgreSQL `simple`)."""
+    return " ".join(word for word, _, _ in segment(text))
+
+
+class ChineseTokenizer(Tokenizer):
+    """Whoosh tokenizer over `segment`: positions are 0, 1, 2 … so phrase queries work; offsets for highlights."""
+
+    def __eq__(self, other):
+        return other.__class__ is self.__class__
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True, start_pos=0,
+                 start_char=0, mode="", **kwargs):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        seg_mode = "default" if mode == "query" else "search"
+        for pos, (word, start, end) in enumerate(segment(value, seg_mode)):
+            token.text = word
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = word
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar = start_char + start
+                token.endchar = start_char + end
+            yield token
+
+
+def chinese_analyzer() -> ChineseTokenizer:
+    """The analyzer stored in the Whoosh schema."""
+    return ChineseTokenizer()

@@ -1,0 +1,318 @@
+"""The embedded backend: a Whoosh index on disk, searched by a kept-open searcher per thread.
+
+Layout of SEARCH_INDEX_DIR: `gen-*/` index directories and a `CURRENT` file naming the live one. A rebuild
+writes a new generation and replaces CURRENT atomically, so readers never see a half-built index.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections import Counter, OrderedDict
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+
+from markupsafe import escape
+from whoosh import fields, highlight, index
+from whoosh.query import And, DateRange, Every, Or, Term
+
+from portal.search import Hit, IndexDocument, IndexUnavailable, SearchQuery, SearchResult
+from portal.search.analysis import chinese_analyzer, query_terms, search_terms
+from portal.timeutil import BEIJING
+
+CURRENT = "CURRENT"
+CACHE_SIZE = 512
+REFRESH_EVERY = 0.5  # seconds between checks whether the index changed
+SNIPPET_CHARS = 160
+
+
+def make_schema() -> fields.Schema:
+    """Title (boosted), body, reply, department, category and published date."""
+    analyzer = chinese_analyzer()
+    return fields.Schema(
+        qid=fields.ID(stored=True, unique=True),
+        number=fields.STORED,
+        title=fields.TEXT(analyzer=analyzer, stored=True, field_boost=3.0),
+        body=fields.TEXT(analyzer=analyzer, stored=True, phrase=False),
+        reply=fields.TEXT(analyzer=analyzer, stored=True, phrase=False),
+        department=fields.ID(stored=True, sortable=True),
+        department_name=fields.STORED,
+        category=fields.ID(stored=True),
+        published=fields.DATETIME(stored=True, sortable=True),
+    )
+
+
+class _MarkFormatter(highlight.Formatter):
+    """Escaped text with the matched words in <mark>."""
+
+    between = "…"
+
+    def format_token(self, text, token, replace=False):
+        return f"<mark>{escape(highlight.get_text(text, token, replace))}</mark>"
+
+    def _text(self, text):
+        return str(escape(text))
+
+
+def _fields_for(doc: IndexDocument) -> dict:
+    return {
+        "qid": str(doc.question_id),
+        "number": doc.number,
+        "title": doc.title,
+        "body": doc.body,
+        "reply": doc.reply,
+        "department": doc.department or "-",
+        "department_name": doc.department_name,
+        "category": doc.category or "-",
+        "published": doc.published_at.astimezone(UTC).replace(tzinfo=None),
+    }
+
+
+def _day_bounds(query: SearchQuery) -> tuple[datetime | None, datetime | None]:
+    def utc_naive(d, end: bool):
+        if d is None:
+            return None
+        moment = datetime.combine(d + timedelta(days=1) if end else d, dtime(0), BEIJING)
+        return moment.astimezone(UTC).replace(tzinfo=None) - (timedelta(microseconds=1) if end else timedelta(0))
+
+    return utc_naive(query.date_from, False), utc_naive(query.date_to, True)
+
+
+class WhooshBackend:
+    """Whoosh index with one writer at a time (the indexer) and cached, refreshed searchers for readers."""
+
+    name = "whoosh"
+
+    def __init__(self, root: str):
+        self.root = Path(root)
+        self._local = threading.local()
+        self._cache: OrderedDict = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # ---- index directories ------------------------------------------------------------------------------
+
+    def current_dir(self) -> Path | None:
+        try:
+            name = (self.root / CURRENT).read_text().strip()
+        except OSError:
+            return None
+        path = self.root / name
+        return path if name.startswith("gen-") and path.is_dir() else None
+
+    def ready(self) -> bool:
+        path = self.current_dir()
+        if path is None:
+            return False
+        try:
+            return index.exists_in(str(path))
+        except Exception:  # noqa: BLE001 - a damaged directory is simply not ready
+            return False
+
+    def _open(self) -> index.Index:
+        path = self.current_dir()
+        if path is None:
+            raise IndexUnavailable("索引尚未建立")
+        try:
+            return index.open_dir(str(path))
+        except Exception as exc:  # noqa: BLE001 - missing or corrupt files: rebuild
+            raise IndexUnavailable(f"索引无法打开：{exc}") from exc
+
+    def _new_generation(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / f"gen-{datetime.now(UTC):%Y%m%d%H%M%S%f}-{os.getpid()}"
+        path.mkdir()
+        return path
+
+    def _swap_in(self, path: Path) -> None:
+        tmp = self.root / f"{CURRENT}.{os.getpid()}.tmp"
+        tmp.write_text(path.name)
+        os.replace(tmp, self.root / CURRENT)
+        for old in self.root.glob("gen-*"):
+            if old != path and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+
+    # ---- writing (only the indexer calls these) ---------------------------------------------------------
+
+    def rebuild(self, documents=None, stream=None) -> int:
+        """Write every document into a new generation, then swap it in. Returns the count."""
+        path = self._new_generation()
+        ix = index.create_in(str(path), make_schema())
+        writer = ix.writer(procs=1, limitmb=256)
+        count = 0
+        try:
+            for doc in documents if documents is not None else stream:
+                writer.add_document(**_fields_for(doc))
+                count += 1
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+        self._swap_in(path)
+        return count
+
+    def apply(self, upserts: list[IndexDocument], deletes: list[int]) -> None:
+        if not self.ready():
+            raise IndexUnavailable("索引尚未建立")
+        ix = self._open()
+        writer = ix.writer(timeout=60, delay=0.05)
+        try:
+            for qid in deletes:
+                writer.delete_by_term("qid", str(qid))
+            for doc in upserts:
+                writer.update_document(**_fields_for(doc))
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+
+    # ---- reading ----------------------------------------------------------------------------------------
+
+    def _searcher(self):
+        """This thread's searcher, reopened when CURRENT changes and refreshed when the index has new commits."""
+        state = getattr(self._local, "state", None)
+        now = time.monotonic()
+        if state is not None and now - state["checked"] < REFRESH_EVERY:
+            return state["searcher"], state["version"]
+        current = self.current_dir()
+        if state is not None and state["dir"] == current:
+            searcher = state["searcher"]
+            try:
+                if not searcher.up_to_date():
+                    searcher = searcher.refresh()
+            except Exception as exc:  # noqa: BLE001 - the directory vanished under us
+                self._local.state = None
+                raise IndexUnavailable(str(exc)) from exc
+            version = (str(current), searcher.ixreader.generation())
+            self._local.state = {**state, "searcher": searcher, "checked": now, "version": version}
+            return searcher, version
+        if state is not None:
+            state["searcher"].close()
+            self._local.state = None
+        ix = self._open()
+        searcher = ix.searcher()
+        version = (str(current), searcher.ixreader.generation())
+        self._local.state = {"dir": current, "searcher": searcher, "checked": now, "version": version}
+        return searcher, version
+
+    def count(self) -> int:
+        try:
+            searcher, _ = self._searcher()
+        except IndexUnavailable:
+            return 0
+        return searcher.doc_count()
+
+    def _cached(self, key):
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        return None
+
+    def _remember(self, key, value) -> None:
+        with self._cache_lock:
+            self._cache[key] = value
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+
+    @staticmethod
+    def _word_query(terms: list[str], all_words: bool):
+        per_word = [Or([Term("title", t), Term("body", t), Term("reply", t)]) for t in terms]
+        if len(per_word) == 1:
+            return per_word[0]
+        return And(per_word) if all_words else Or(per_word)
+
+    @staticmethod
+    def _filter(query: SearchQuery):
+        parts = []
+        if query.department:
+            parts.append(Term("department", query.department))
+        if query.category:
+            parts.append(Term("category", query.category))
+        start, end = _day_bounds(query)
+        if start or end:
+            parts.append(DateRange("published", start, end))
+        return And(parts) if parts else None
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        searcher, version = self._searcher()
+        key = (version, query)
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
+        result = self._search(searcher, query)
+        self._remember(key, result)
+        return result
+
+    def _search(self, searcher, query: SearchQuery) -> SearchResult:
+        terms = query_terms(query.text)
+        filt = self._filter(query)
+        if not terms:
+            base = filt if filt is not None else Every()
+            return self._run(searcher, query, base, None, terms, True, sort_by_date=True)
+        words = self._word_query(terms, all_words=True)
+        result = self._run(searcher, query, words, filt, terms, True)
+        if result.total == 0:
+            wider = search_terms(query.text)
+            if len(wider) > 1 or wider != terms:
+                result = self._run(searcher, query, self._word_query(wider, all_words=False), filt, wider, False)
+        return result
+
+    def _run(self, searcher, query, words, filt, terms, all_words, sort_by_date=False) -> SearchResult:
+        full = And([words, filt]) if filt is not None else words
+        # One unscored pass gives the exact total and the facet counts; the scored pass only ranks the page.
+        docnums = list(full.docs(searcher))
+        facets: Counter = Counter()
+        column = searcher.reader().column_reader("department")
+        facets.update(column[docnum] for docnum in docnums)
+        facets.pop("-", None)
+        limit = query.page * query.per_page
+        if sort_by_date:
+            results = searcher.search(full, limit=limit, sortedby="published", reverse=True)
+        else:
+            results = searcher.search(full, limit=limit, terms=False)
+        page_hits = results[(query.page - 1) * query.per_page : limit]
+        if query.highlight:
+            results.fragmenter = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=40)
+            results.formatter = _MarkFormatter()
+        hits = [self._hit(h, query.highlight) for h in page_hits]
+        return SearchResult(
+            hits=hits, total=len(docnums), page=query.page, per_page=query.per_page, facets=dict(facets),
+            matched_all_words=all_words, terms=terms,
+        )
+
+    @staticmethod
+    def _hit(h, with_highlights: bool) -> Hit:
+        f = h.fields()
+        title_html = snippet = ""
+        if with_highlights:
+            title_html = h.highlights("title", top=1) or ""
+            snippet = h.highlights("body", top=2) or h.highlights("reply", top=2) or ""
+        if not title_html:
+            title_html = str(escape(f["title"]))
+        if not snippet:
+            snippet = str(escape(f.get("body", "")[:SNIPPET_CHARS]))
+        published = f.get("published")
+        return Hit(
+            question_id=int(f["qid"]), number=f["number"], title=f["title"], title_html=title_html,
+            snippet_html=snippet, department=f.get("department_name", ""),
+            category="" if f.get("category") == "-" else f.get("category", ""),
+            published_at=published.replace(tzinfo=UTC) if published else None, score=h.score or 0.0,
+        )
+
+    def similar(self, title: str, body: str, k: int) -> list[Hit]:
+        searcher, version = self._searcher()
+        key = (version, "similar", title[:100], k)
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
+        terms = search_terms(title)[:12]
+        if not terms:
+            return []
+        query = Or([Or([Term("title", t, boost=2.0), Term("body", t), Term("reply", t)]) for t in terms])
+        hits = [self._hit(h, False) for h in searcher.search(query, limit=k, terms=False)]
+        self._remember(key, hits)
+        return hits
