@@ -91,6 +91,7 @@ class WhooshBackend:
         self._local = threading.local()
         self._cache: OrderedDict = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._written_at = 0.0  # when this process last wrote: its readers look again at once
 
     # ---- index directories ------------------------------------------------------------------------------
 
@@ -152,6 +153,7 @@ class WhooshBackend:
             shutil.rmtree(path, ignore_errors=True)
             raise
         self._swap_in(path)
+        self._written_at = time.monotonic()
         return count
 
     def apply(self, upserts: list[IndexDocument], deletes: list[int]) -> None:
@@ -168,6 +170,7 @@ class WhooshBackend:
         except BaseException:
             writer.cancel()
             raise
+        self._written_at = time.monotonic()
 
     # ---- reading ----------------------------------------------------------------------------------------
 
@@ -175,7 +178,7 @@ class WhooshBackend:
         """This thread's searcher, reopened when CURRENT changes and refreshed when the index has new commits."""
         state = getattr(self._local, "state", None)
         now = time.monotonic()
-        if state is not None and now - state["checked"] < REFRESH_EVERY:
+        if state is not None and now - state["checked"] < REFRESH_EVERY and state["checked"] > self._written_at:
             return state["searcher"], state["version"]
         current = self.current_dir()
         if state is not None and state["dir"] == current:
@@ -266,8 +269,10 @@ class WhooshBackend:
         # One unscored pass gives the exact total and the facet counts; the scored pass only ranks the page.
         docnums = list(full.docs(searcher))
         facets: Counter = Counter()
-        column = searcher.reader().column_reader("department")
-        facets.update(column[docnum] for docnum in docnums)
+        reader = searcher.reader()
+        if docnums and reader.has_column("department"):
+            column = reader.column_reader("department")
+            facets.update(column[docnum] for docnum in docnums)
         facets.pop("-", None)
         limit = query.page * query.per_page
         if sort_by_date:
