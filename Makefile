@@ -26,6 +26,7 @@ install-test: $(VENV)/.installed-test
 init: install
 	$(BIN)/flask init-db
 	$(BIN)/flask seed-demo --if-empty
+	$(BIN)/flask index-worker --once
 
 run: init
 	$(BIN)/gunicorn --config deploy/gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
