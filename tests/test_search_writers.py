@@ -20,9 +20,9 @@ def _publisher(url: str, index_dir: str, tag: str, errors) -> None:
     """Ask, answer and publish questions, draining the outbox after each, as a web worker's thread would."""
     from portal import create_app
     from portal.models import StaffUser
+    from portal.search.indexer import drain
     from portal.services.clock import DueRule
     from portal.services.questions import NewQuestion, publish_reply, save_reply, submit_question
-    from portal.search.indexer import drain
 
     app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url, "SEARCH_INDEX_DIR": index_dir})
     try:
