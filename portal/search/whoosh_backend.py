@@ -10,14 +10,14 @@ import os
 import shutil
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
 from markupsafe import escape
-from whoosh import fields, highlight, index
-from whoosh.query import And, DateRange, Every, Or, Term
+from whoosh import fields, highlight, index, sorting
+from whoosh.query import And, AndMaybe, DateRange, Every, Or, Term
 
 from portal.search import Hit, IndexDocument, IndexUnavailable, SearchQuery, SearchResult
 from portal.search.analysis import chinese_analyzer, query_terms, search_terms
@@ -27,17 +27,23 @@ CURRENT = "CURRENT"
 CACHE_SIZE = 512
 REFRESH_EVERY = 0.5  # seconds between checks whether the index changed
 SNIPPET_CHARS = 160
+REBUILD_PROCS = min(2, os.cpu_count() or 1)
+# A word found in more than this share of documents (board boilerplate: 反映, 回复 …) does not have to match
+# when the query has rarer words; it still counts towards the score.
+COMMON_SHARE = 0.3
 
 
 def make_schema() -> fields.Schema:
-    """Title (boosted), body, reply, department, category and published date."""
+    """One catch-all indexed field for matching, the title indexed again for its boost, the rest stored."""
     analyzer = chinese_analyzer()
     return fields.Schema(
         qid=fields.ID(stored=True, unique=True),
         number=fields.STORED,
-        title=fields.TEXT(analyzer=analyzer, stored=True, field_boost=3.0),
-        body=fields.TEXT(analyzer=analyzer, stored=True, phrase=False),
-        reply=fields.TEXT(analyzer=analyzer, stored=True, phrase=False),
+        # Matching and counting run on `text` alone, so an AND of words can skip through one posting list each.
+        text=fields.TEXT(analyzer=analyzer, phrase=False),
+        title=fields.TEXT(analyzer=analyzer, stored=True, phrase=False),
+        body=fields.STORED,
+        reply=fields.STORED,
         department=fields.ID(stored=True, sortable=True),
         department_name=fields.STORED,
         category=fields.ID(stored=True),
@@ -57,10 +63,16 @@ class _MarkFormatter(highlight.Formatter):
         return str(escape(text))
 
 
+_ANALYZER = chinese_analyzer()
+_FRAGMENTER = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=40)
+_FORMATTER = _MarkFormatter()
+
+
 def _fields_for(doc: IndexDocument) -> dict:
     return {
         "qid": str(doc.question_id),
         "number": doc.number,
+        "text": f"{doc.title}\n{doc.body}\n{doc.reply}",
         "title": doc.title,
         "body": doc.body,
         "reply": doc.reply,
@@ -141,7 +153,8 @@ class WhooshBackend:
         """Write every document into a new generation, then swap it in. Returns the count."""
         path = self._new_generation()
         ix = index.create_in(str(path), make_schema())
-        writer = ix.writer(procs=1, limitmb=256)
+        # Two processes on two cores; the tokenizer is a module-level class, so it pickles.
+        writer = ix.writer(procs=REBUILD_PROCS, multisegment=REBUILD_PROCS > 1, limitmb=128)
         count = 0
         try:
             for doc in documents if documents is not None else stream:
@@ -222,11 +235,15 @@ class WhooshBackend:
                 self._cache.popitem(last=False)
 
     @staticmethod
-    def _word_query(terms: list[str], all_words: bool):
-        per_word = [Or([Term("title", t), Term("body", t), Term("reply", t)]) for t in terms]
-        if len(per_word) == 1:
-            return per_word[0]
-        return And(per_word) if all_words else Or(per_word)
+    def _word_query(terms: list[str], all_words: bool, optional: list[str] = ()):
+        """Match on `text` (AND or OR of the words), with the title's words as a score bonus."""
+        def join(parts, kind):
+            return parts[0] if len(parts) == 1 else kind(parts)
+
+        required = [Term("text", t) for t in terms if t not in optional]
+        match = join(required, And if all_words else Or) if required else join([Term("text", t) for t in terms], Or)
+        bonus = [Term("title", t) for t in terms] + [Term("text", t) for t in optional]
+        return AndMaybe(match, join(bonus, Or)) if bonus else match
 
     @staticmethod
     def _filter(query: SearchQuery):
@@ -250,13 +267,19 @@ class WhooshBackend:
         self._remember(key, result)
         return result
 
+    def _common(self, searcher, terms: list[str]) -> list[str]:
+        """The query's boilerplate words, when it also has rarer ones."""
+        total = searcher.doc_count() or 1
+        common = [t for t in terms if searcher.doc_frequency("text", t) > COMMON_SHARE * total]
+        return common if len(common) < len(terms) else []
+
     def _search(self, searcher, query: SearchQuery) -> SearchResult:
         terms = query_terms(query.text)
         filt = self._filter(query)
         if not terms:
             base = filt if filt is not None else Every()
             return self._run(searcher, query, base, None, terms, True, sort_by_date=True)
-        words = self._word_query(terms, all_words=True)
+        words = self._word_query(terms, all_words=True, optional=self._common(searcher, terms))
         result = self._run(searcher, query, words, filt, terms, True)
         if result.total == 0:
             wider = search_terms(query.text)
@@ -265,37 +288,31 @@ class WhooshBackend:
         return result
 
     def _run(self, searcher, query, words, filt, terms, all_words, sort_by_date=False) -> SearchResult:
-        full = And([words, filt]) if filt is not None else words
-        # One unscored pass gives the exact total and the facet counts; the scored pass only ranks the page.
-        docnums = list(full.docs(searcher))
-        facets: Counter = Counter()
-        reader = searcher.reader()
-        if docnums and reader.has_column("department"):
-            column = reader.column_reader("department")
-            facets.update(column[docnum] for docnum in docnums)
-        facets.pop("-", None)
+        # One pass: the collector sees every match (exact total, facet counts) and keeps the top page.
         limit = query.page * query.per_page
+        kwargs = {"limit": limit, "filter": filt, "groupedby": sorting.FieldFacet("department"), "terms": False}
         if sort_by_date:
-            results = searcher.search(full, limit=limit, sortedby="published", reverse=True)
-        else:
-            results = searcher.search(full, limit=limit, terms=False)
+            kwargs.update(sortedby="published", reverse=True)
+        results = searcher.search(words, **kwargs)
+        facets = {k: len(v) for k, v in results.groups("department").items() if k != "-"}
         page_hits = results[(query.page - 1) * query.per_page : limit]
-        if query.highlight:
-            results.fragmenter = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=40)
-            results.formatter = _MarkFormatter()
-        hits = [self._hit(h, query.highlight) for h in page_hits]
+        highlight_terms = frozenset(terms) if query.highlight else frozenset()
+        hits = [self._hit(h.fields(), h.score, highlight_terms) for h in page_hits]
         return SearchResult(
-            hits=hits, total=len(docnums), page=query.page, per_page=query.per_page, facets=dict(facets),
+            hits=hits, total=len(results), page=query.page, per_page=query.per_page, facets=facets,
             matched_all_words=all_words, terms=terms,
         )
 
     @staticmethod
-    def _hit(h, with_highlights: bool) -> Hit:
-        f = h.fields()
-        title_html = snippet = ""
-        if with_highlights:
-            title_html = h.highlights("title", top=1) or ""
-            snippet = h.highlights("body", top=2) or h.highlights("reply", top=2) or ""
+    def _highlight(text: str, terms: frozenset[str], top: int) -> str:
+        if not text or not terms:
+            return ""
+        return highlight.highlight(text, terms, _ANALYZER, _FRAGMENTER, _FORMATTER, top=top)
+
+    @classmethod
+    def _hit(cls, f: dict, score: float | None, terms: frozenset[str]) -> Hit:
+        title_html = cls._highlight(f["title"], terms, 1)
+        snippet = cls._highlight(f.get("body", ""), terms, 2) or cls._highlight(f.get("reply", ""), terms, 2)
         if not title_html:
             title_html = str(escape(f["title"]))
         if not snippet:
@@ -305,7 +322,7 @@ class WhooshBackend:
             question_id=int(f["qid"]), number=f["number"], title=f["title"], title_html=title_html,
             snippet_html=snippet, department=f.get("department_name", ""),
             category="" if f.get("category") == "-" else f.get("category", ""),
-            published_at=published.replace(tzinfo=UTC) if published else None, score=h.score or 0.0,
+            published_at=published.replace(tzinfo=UTC) if published else None, score=score or 0.0,
         )
 
     def similar(self, title: str, body: str, k: int) -> list[Hit]:
@@ -317,7 +334,7 @@ class WhooshBackend:
         terms = search_terms(title)[:12]
         if not terms:
             return []
-        query = Or([Or([Term("title", t, boost=2.0), Term("body", t), Term("reply", t)]) for t in terms])
-        hits = [self._hit(h, False) for h in searcher.search(query, limit=k, terms=False)]
+        query = Or([Term("title", t, boost=2.0) for t in terms] + [Term("text", t) for t in terms])
+        hits = [self._hit(h.fields(), h.score, frozenset()) for h in searcher.search(query, limit=k, terms=False)]
         self._remember(key, hits)
         return hits
