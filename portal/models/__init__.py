@@ -2,7 +2,12 @@
 
 from portal.models.audit import AuditEntry
 from portal.models.base import Base
+from portal.models.bulletin import Incident, Update, UpdateEdition
 from portal.models.question import Question, Reply
 from portal.models.staff import Department, StaffUser
+from portal.models.subscription import Subscription
 
-__all__ = ["AuditEntry", "Base", "Department", "Question", "Reply", "StaffUser"]
+__all__ = [
+    "AuditEntry", "Base", "Department", "Incident", "Question", "Reply", "StaffUser", "Subscription", "Update",
+    "UpdateEdition",
+]
