@@ -86,10 +86,10 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal.views import auth, errors, public, questions, security, track
+    from portal.views import api, auth, errors, feeds, incidents, public, questions, security, subscribe, track
     from portal.views.staff import bp as staff_bp
 
-    for module in (public, questions, track, auth):
+    for module in (public, questions, track, auth, incidents, feeds, subscribe, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(staff_bp)
     errors.register(app)

@@ -12,6 +12,7 @@ from portal.errors import ValidationFailed
 from portal.models import Department, Question, StaffUser
 from portal.models.question import ANSWERED, CATEGORIES, PUBLISHED, RECEIVED, ROUTED
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
+from portal.numbers import parse_positive_int
 from portal.timeutil import BEIJING
 
 
@@ -62,13 +63,17 @@ def parse_board_filters(session: Session, department: str, category: str, month:
             reasons["category"] = "类别应为咨询、建议、投诉或求助。"
     if month:
         try:
-            datetime.strptime(month, "%Y-%m")
-            out.month = month
+            parsed = datetime.strptime(month, "%Y-%m")
         except ValueError:
-            reasons["month"] = "月份格式应为 2026-11 这样的“年-月”。"
+            parsed = None
+        if parsed is not None and 1990 <= parsed.year <= 2100:
+            out.month = month
+        else:
+            reasons["month"] = "月份格式应为 2026-11 这样的“年-月”（1990-2100 年）。"
     if page:
-        if page.isdigit() and 0 < int(page) < 100000:
-            out.page = int(page)
+        parsed = parse_positive_int(page, 99999)
+        if parsed is not None:
+            out.page = parsed
         else:
             reasons["page"] = "页码应为正整数。"
     if reasons:

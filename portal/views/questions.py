@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 
 from portal.errors import PortalError, ValidationFailed
 from portal.extensions import db, limiter
+from portal.numbers import is_ascii_digits, parse_positive_int
 from portal.privacy import current_fingerprints
 from portal.services import board
 from portal.services.clock import rule_from_config
@@ -48,7 +49,7 @@ def board_page():
 @bp.get("/questions/<number>")
 def detail(number: str):
     """One published question with its official reply."""
-    if not number.isdigit() or len(number) > 20:
+    if not is_ascii_digits(number) or len(number) > 20:
         abort(404)
     question = board.get_published(db.session, number)
     if question is None:
@@ -81,14 +82,15 @@ def ask():
     if not form.validate():
         return render_ask(form, [], 400)
     dept_raw = form.department.data or ""
-    if dept_raw and not dept_raw.isdigit():
+    department_id = parse_positive_int(dept_raw, 10**9) if dept_raw else None
+    if dept_raw and department_id is None:
         form.department.errors = ["所选部门不存在，请重新选择。"]
         return render_ask(form, [], 400)
     data = NewQuestion(
         title=form.title.data or "",
         body=form.body.data or "",
         category=form.category.data or "",
-        department_id=int(dept_raw) if dept_raw else None,
+        department_id=department_id,
         contact=form.contact.data or "",
     )
     try:

@@ -18,6 +18,7 @@ MAX_TRACKED = 20
 
 
 def _render(form: TrackForm, question: Question | None, errors: list[str], status: int = 200, rate_form=None):
+    form.code.data = ""  # a tracking code is never written into a page
     if question is not None and rate_form is None:
         rate_form = RateForm(formdata=None, number=question.number)
     response = current_app.make_response(
@@ -48,7 +49,6 @@ def track():
     except NotFound as exc:
         return _render(form, None, [exc.message], 404)
     _remember(question)
-    form.code.data = ""  # never echo the code back into the page
     return _render(form, question, [])
 
 

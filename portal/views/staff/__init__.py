@@ -12,6 +12,7 @@ from portal.markup import render_markdown
 from portal.models import AuditEntry, Question, StaffUser
 from portal.models.question import REJECT_REASONS
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_RESPONDER, ROLES
+from portal.numbers import parse_positive_int
 from portal.services import board
 from portal.services.questions import (
     get_for_staff,
@@ -115,7 +116,7 @@ def route(question_id: int):
         return _render_question(q, 400, route_form=form)
     raw = form.department.data or ""
     try:
-        route_question(db.session, current_user, q, int(raw) if raw.isdigit() else None, form.note.data or "")
+        route_question(db.session, current_user, q, parse_positive_int(raw, 10**9), form.note.data or "")
     except ValidationFailed as exc:
         db.session.rollback()
         return _render_question(q, 400, errors=apply_reasons(form, exc.reasons), route_form=form)
@@ -196,8 +197,9 @@ def users():
 def audit_log():
     """The audit log, newest first (read-only)."""
     page = request.args.get("page", "1")
-    page_no = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
+    page_no = parse_positive_int(page, 99999) or 1
     rows = db.session.scalars(
         select(AuditEntry).order_by(AuditEntry.id.desc()).limit(100).offset((page_no - 1) * 100)
     ).all()
     return render_template("staff/audit.html", entries=rows, page_no=page_no)
+from portal.views.staff import bulletins as _bulletins  # noqa: E402,F401  (registers the bulletin routes)
