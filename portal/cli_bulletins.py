@@ -30,7 +30,8 @@ def seed_demo_incident(path: Path) -> None:
     if incident is None:
         click.echo("演示事件：已存在，跳过。")
     else:
-        click.echo(f"演示事件：已创建“{incident.title}”（/incidents/{incident.slug}），{len(incident.updates)} 条通报。")
+        count = len(incident.updates)
+        click.echo(f"演示事件：已创建“{incident.title}”（/incidents/{incident.slug}），{count} 条通报。")
 
 
 @click.command("send-due-notifications")
