@@ -106,7 +106,8 @@ def run(base: str, args) -> None:
     post("/login", {"username": "spokesperson", "password": PASSWORD, "csrf_token": token("/login")})
     landing = post("/staff/bulletins", {
         "title": "发布延迟测试事件", "slug": "latency", "severity": "4", "status": "ongoing",
-        "started_at": "2026-11-25 08:00", "next_update_due_at": "", "summary": "", "csrf_token": token("/staff/bulletins"),
+        "started_at": "2026-11-25 08:00", "next_update_due_at": "", "summary": "",
+        "csrf_token": token("/staff/bulletins"),
     })
     incident_id = int(re.search(r"/staff/bulletins/(\d+)", landing).group(1))
     csrf = token(f"/staff/bulletins/{incident_id}")
