@@ -6,6 +6,7 @@ import email.utils
 import http.server
 import re
 import threading
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from datetime import datetime
@@ -150,6 +151,8 @@ def test_correction_is_an_updated_entry_with_the_same_id(app, incident_with_upda
 def test_conditional_get_etag_and_last_modified(app, incident_with_updates):
     incident, _ = incident_with_updates
     client = app.test_client()
+    # Last-Modified appears once the second of the newest change is over (see the next test).
+    time.sleep(1.05)
     for url in all_feed_urls(incident.slug) + ["/feeds/answers.atom"]:
         first = client.get(url)
         assert first.headers["ETag"] and first.headers["Last-Modified"], url
@@ -161,6 +164,26 @@ def test_conditional_get_etag_and_last_modified(app, incident_with_updates):
         assert since.status_code == 304, url
         stale = client.get(url, headers={"If-None-Match": '"other"', "If-Modified-Since": first.headers["Last-Modified"]})
         assert stale.status_code == 200, url
+
+
+def test_a_change_in_the_same_second_is_not_hidden_by_if_modified_since(app, staff):
+    client = spokesperson(app)
+    incident = open_incident(app, client)
+    post_update(app, client, incident.id, "第一条。")
+    first = app.test_client().get("/feeds/bulletins.atom")
+    stamp = first.headers.get("Last-Modified")
+    post_update(app, client, incident.id, "同一秒内的第二条。")
+    if stamp is not None:  # only sent when the newest change's second had already ended
+        again = app.test_client().get("/feeds/bulletins.atom", headers={"If-Modified-Since": stamp})
+        assert again.status_code == 200 and "同一秒内的第二条" in again.get_data(as_text=True)
+
+
+def test_empty_feeds_are_valid(app):
+    client = app.test_client()
+    for url in ["/feeds/bulletins.rss", "/feeds/bulletins.atom", "/feeds/answers.atom"]:
+        body = client.get(url).data
+        assert parse_clean(body).entries == []
+        (check_rss if url.endswith("rss") else check_atom)(body)
 
 
 def test_xss_payloads_are_neutralised_in_pages_and_feeds(app, staff):

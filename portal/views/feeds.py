@@ -21,7 +21,12 @@ def serve(version: ContentVersion, kind: str, body: Callable[[], bytes]) -> Resp
     response = Response(status=200, mimetype=None)
     response.headers["Content-Type"] = feeds.RSS_TYPE if kind == "rss" else feeds.ATOM_TYPE
     response.set_etag(version.etag)
-    response.last_modified = version.last_modified.replace(microsecond=0)
+    # Last-Modified has one-second resolution: while the newest change's second is still running, another
+    # publication could land in it unseen by If-Modified-Since, so the header is sent only once that second
+    # is over (ETag covers the gap).
+    newest_second = version.last_modified.replace(microsecond=0)
+    if utcnow().replace(microsecond=0) > newest_second:
+        response.last_modified = newest_second
     response.headers["Cache-Control"] = f"public, max-age={int(current_app.config['FEED_MAX_AGE'])}"
     hub = current_app.config["WEBSUB_HUB"]
     if hub:

@@ -6,7 +6,7 @@ import re
 
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from portal.errors import PortalError, ValidationFailed
 from portal.extensions import db
@@ -74,15 +74,16 @@ def bulletins_create():
 
 
 def _console(incident: Incident, status: int = 200, errors=None, preview=None, **forms):
+    update_ids = [u.id for u in incident.updates]
     history = db.session.scalars(
         select(AuditEntry)
-        .where(AuditEntry.subject_type.in_(("incident", "update")))
+        .where(or_(
+            and_(AuditEntry.subject_type == "incident", AuditEntry.subject_id == incident.id),
+            and_(AuditEntry.subject_type == "update", AuditEntry.subject_id.in_(update_ids or [0])),
+        ))
         .order_by(AuditEntry.id.desc())
-        .limit(300)
+        .limit(100)
     ).all()
-    update_ids = {u.id for u in incident.updates}
-    history = [e for e in history if (e.subject_type == "incident" and e.subject_id == incident.id)
-               or (e.subject_type == "update" and e.subject_id in update_ids)][:50]
     status_form = forms.pop("status_form", None) or StatusForm(formdata=None, status=incident.status)
     return render_template(
         "staff/bulletins/incident.html", incident=incident, errors=errors or [], preview=preview, history=history,
