@@ -88,6 +88,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from portal.views import api, auth, errors, feeds, incidents, public, questions, security, subscribe, track
     from portal.views.staff import bp as staff_bp
+    from portal.views.staff import bulletins as _staff_bulletins  # noqa: F401  (adds its routes to staff_bp)
 
     for module in (public, questions, track, auth, incidents, feeds, subscribe, api):
         app.register_blueprint(module.bp)

@@ -202,4 +202,3 @@ def audit_log():
         select(AuditEntry).order_by(AuditEntry.id.desc()).limit(100).offset((page_no - 1) * 100)
     ).all()
     return render_template("staff/audit.html", entries=rows, page_no=page_no)
-from portal.views.staff import bulletins as _bulletins  # noqa: E402,F401  (registers the bulletin routes)
