@@ -37,11 +37,21 @@ def list_incidents(session: Session) -> list[Incident]:
     return list(session.scalars(select(Incident).order_by(order, Incident.started_at.desc(), Incident.id.desc())))
 
 
+def _with_timeline():
+    """Load the timeline with its editions and linked questions up front: templates never query."""
+    return selectinload(Incident.updates).selectinload(Update.questions)
+
+
 def get_incident(session: Session, slug: str) -> Incident | None:
-    """An incident by its slug; None for an unknown or malformed slug."""
+    """An incident by its slug, with its timeline; None for an unknown or malformed slug."""
     if not slug or not SLUG_RE.match(slug):
         return None
-    return session.scalar(select(Incident).where(Incident.slug == slug))
+    return session.scalar(select(Incident).where(Incident.slug == slug).options(_with_timeline()))
+
+
+def get_incident_by_id(session: Session, incident_id: int) -> Incident | None:
+    """An incident by id, with its timeline (the console)."""
+    return session.scalar(select(Incident).where(Incident.id == incident_id).options(_with_timeline()))
 
 
 def feed_updates(session: Session, limit: int, incident_id: int | None = None, now: datetime | None = None):

@@ -23,7 +23,7 @@ PUBLISHERS = (ROLE_SPOKESPERSON, ROLE_ADMIN)
 
 
 def _incident(incident_id: int) -> Incident:
-    incident = db.session.get(Incident, incident_id)
+    incident = bulletin_read.get_incident_by_id(db.session, incident_id)
     if incident is None:
         abort(404)
     return incident
