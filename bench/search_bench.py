@@ -490,7 +490,7 @@ def phase_breakdown(backend: WhooshBackend, text: str) -> dict:
 
 
 def profile_slowest(backend: WhooshBackend, queries: list[str], times: list[float], k: int) -> None:
-    slow = sorted(zip(times, queries), reverse=True)[:k]
+    slow = sorted(zip(times, queries, strict=True), reverse=True)[:k]
     print(f"\n  phase breakdown of the {k} slowest highlighted queries (ms):")
     for ms, text in slow:
         backend._cache.clear()
@@ -558,7 +558,7 @@ def bench_corpus(label: str, docs: list[IndexDocument], args, work: Path, p95_ta
     plain_times, _, _ = whoosh_queries(backend, queries, False)
     f_hl, f_totals = fts.queries(queries, True)
     f_plain, _ = fts.queries(queries, False)
-    mismatched = sum(a != b for a, b in zip(totals, f_totals))
+    mismatched = sum(a != b for a, b in zip(totals, f_totals, strict=True))
     print(f"hits a query: median {statistics.median(totals):,.0f}, max {max(totals):,}; OR fallback "
           f"{fallbacks}/{len(queries)}; totals differing Whoosh vs FTS5: {mismatched}")
     target = ""

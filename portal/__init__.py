@@ -111,10 +111,11 @@ def _init_search(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal.views import auth, errors, public, questions, search, security, track
+    from portal.views import api, auth, errors, feeds, incidents, public, questions, search, security, subscribe, track
     from portal.views.staff import bp as staff_bp
+    from portal.views.staff import bulletins as _staff_bulletins  # noqa: F401  (adds its routes to staff_bp)
 
-    for module in (public, questions, track, auth, search):
+    for module in (public, questions, track, auth, search, incidents, feeds, subscribe, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(staff_bp)
     errors.register(app)

@@ -1,4 +1,4 @@
-"""Flask commands: init-db, seed-demo, create-user, import-questions, purge-contacts."""
+"""Flask commands: init-db, seed-demo, create-user, import-questions, purge-contacts, send-due-notifications."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ def register(app: Flask) -> None:
     for command in (init_db, seed_demo, create_user, import_questions, purge_contacts_command, reindex,
                     index_worker):
         app.cli.add_command(command)
+    from portal.cli_bulletins import send_due_notifications
+
+    app.cli.add_command(send_due_notifications)
 
 
 @click.command("init-db")
@@ -88,6 +91,9 @@ def seed_demo(if_empty: bool) -> None:
         ).all()
         for q in waiting:
             questions.route_question(db.session, office, q, q.department_id, "演示数据：按网友所选部门转交")
+    from portal.cli_bulletins import seed_demo_incident
+
+    seed_demo_incident(demo / "incident.json")
     if printed:
         click.echo("\n演示账号（密码只显示这一次，请妥善保存）：")
         for username, role, dept, password in printed:

@@ -65,6 +65,24 @@ DEFAULTS: dict[str, Any] = {
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_KIB": 65536,
     "ARGON2_PARALLELISM": 4,
+    # Bulletins: sign updates with the role title only (新闻发言人), or also the author's display name.
+    "BULLETIN_SIGN_WITH_NAME": False,
+    # Absolute base URL for links in e-mails and WebSub pings sent outside a request (flask commands).
+    "BASE_URL": "",
+    # Authority of the feeds' tag: URIs (RFC 4151); keep it once feeds are public, ids must never change.
+    "FEED_TAG_AUTHORITY": "yunxi.example",
+    "FEED_MAX_AGE": 0,
+    "FEED_ITEMS": 50,
+    # WebSub hub: when set, feeds advertise it and publishing pings it.
+    "WEBSUB_HUB": "",
+    # Outgoing mail (subscriptions): empty host = mail disabled (logged and kept pending).
+    "SMTP_HOST": "",
+    "SMTP_PORT": 25,
+    "SMTP_USER": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_FROM": "noreply@yunxi.example",
+    "SMTP_STARTTLS": False,
+    "SMTP_TIMEOUT": 10,
 }
 
 # Environment variables read on top of the defaults: PORTAL_<NAME> -> <NAME>, parsed by type of the default.
@@ -93,6 +111,19 @@ _ENV_TYPED = {
     "ARGON2_TIME_COST": int,
     "ARGON2_MEMORY_KIB": int,
     "ARGON2_PARALLELISM": int,
+    "BULLETIN_SIGN_WITH_NAME": bool,
+    "BASE_URL": str,
+    "FEED_TAG_AUTHORITY": str,
+    "FEED_MAX_AGE": int,
+    "FEED_ITEMS": int,
+    "WEBSUB_HUB": str,
+    "SMTP_HOST": str,
+    "SMTP_PORT": int,
+    "SMTP_USER": str,
+    "SMTP_PASSWORD": str,
+    "SMTP_FROM": str,
+    "SMTP_STARTTLS": bool,
+    "SMTP_TIMEOUT": int,
 }
 
 

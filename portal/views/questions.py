@@ -54,7 +54,10 @@ def detail(number: str):
     question = board.get_published(db.session, number)
     if question is None:
         abort(404)
-    return render_template("questions/detail.html", q=question)
+    from portal.services.bulletin_read import updates_answering
+
+    answered_by = updates_answering(db.session, question.id)
+    return render_template("questions/detail.html", q=question, answered_by=answered_by)
 
 
 def _ask_form() -> AskForm:

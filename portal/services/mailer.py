@@ -1,0 +1,78 @@
+"""Outgoing e-mail through SMTP (smtplib); settings come from PORTAL_SMTP_*."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+
+class MailError(RuntimeError):
+    """Sending failed (no server configured, refused, timed out); the caller logs and keeps the send pending."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send."""
+
+    host: str
+    port: int = 25
+    user: str = ""
+    password: str = ""
+    sender: str = "noreply@yunxi.example"
+    starttls: bool = False
+    timeout: int = 10
+
+    @classmethod
+    def from_config(cls, config) -> SmtpSettings:
+        return cls(
+            host=config.get("SMTP_HOST", ""), port=int(config.get("SMTP_PORT", 25)), user=config.get("SMTP_USER", ""),
+            password=config.get("SMTP_PASSWORD", ""), sender=config.get("SMTP_FROM", "noreply@yunxi.example"),
+            starttls=bool(config.get("SMTP_STARTTLS", False)), timeout=int(config.get("SMTP_TIMEOUT", 10)),
+        )
+
+
+@dataclass
+class Mail:
+    """One message to one recipient."""
+
+    to: str
+    subject: str
+    text: str
+    headers: dict[str, str] | None = None
+
+
+def build_message(settings: SmtpSettings, mail: Mail) -> EmailMessage:
+    """A UTF-8 plain-text message with Date and Message-ID."""
+    msg = EmailMessage()
+    msg["From"] = settings.sender
+    msg["To"] = mail.to
+    msg["Subject"] = mail.subject
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
+    for name, value in (mail.headers or {}).items():
+        msg[name] = value
+    msg.set_content(mail.text, charset="utf-8")
+    return msg
+
+
+def send_all(settings: SmtpSettings, mails: Iterable[Mail]) -> int:
+    """Send the messages over one SMTP connection; returns how many went out. Raises MailError."""
+    mails = list(mails)
+    if not mails:
+        return 0
+    if not settings.host:
+        raise MailError("PORTAL_SMTP_HOST is not set: mail is disabled")
+    try:
+        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+            if settings.starttls:
+                smtp.starttls()
+            if settings.user:
+                smtp.login(settings.user, settings.password)
+            for mail in mails:
+                smtp.send_message(build_message(settings, mail))
+    except (OSError, smtplib.SMTPException) as exc:
+        raise MailError(f"SMTP {settings.host}:{settings.port}: {exc}") from exc
+    return len(mails)

@@ -1,0 +1,111 @@
+"""After-commit side effects of a publication: WebSub pings and subscriber e-mails, with pending sends kept.
+
+A bulletin is committed before anything here runs, so a failing mail server or hub can never lose it.
+An update whose e-mails did not go out keeps `notified_at` NULL; `flask send-due-notifications` retries
+those and sends the ones whose scheduled time has come.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from portal.models import Subscription, Update
+from portal.services import subscriptions
+from portal.services.mailer import MailError, SmtpSettings, send_all
+from portal.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Links(Protocol):
+    """Absolute URLs, built by the web layer (services know no routes)."""
+
+    def update_page(self, update: Update) -> str: ...
+
+    def unsubscribe(self, sub: Subscription) -> str: ...
+
+    def feeds_for(self, update: Update) -> list[str]: ...
+
+
+@dataclass
+class Outcome:
+    """What one notification run did."""
+
+    updates: int = 0
+    mails: int = 0
+    failed: int = 0
+    pings: int = 0
+
+
+def ping_hub(hub: str, feed_urls: Iterable[str], timeout: float = 3.0) -> int:
+    """Tell a WebSub hub the feeds changed (hub.mode=publish); failures are logged, never raised."""
+    done = 0
+    if not hub:
+        return 0
+    for url in feed_urls:
+        data = urllib.parse.urlencode({"hub.mode": "publish", "hub.url": url}).encode()
+        request = urllib.request.Request(hub, data=data, method="POST")
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (configured URL)
+                response.read(1024)
+            done += 1
+        except Exception as exc:  # noqa: BLE001 - a hub outage must never fail a publication
+            log.warning("WebSub ping to %s for %s failed: %s", hub, url, exc)
+    return done
+
+
+def pending(session: Session, now: datetime | None = None) -> list[Update]:
+    """Visible updates whose current edition has not been announced yet, oldest first."""
+    now = now or utcnow()
+    stmt = (
+        select(Update)
+        .where(Update.publish_at <= now, Update.notified_at.is_(None), Update.withdrawn_at.is_(None))
+        .options(selectinload(Update.incident))
+        .order_by(Update.publish_at, Update.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def notify(
+    session: Session, update: Update, links: Links, smtp: SmtpSettings, hub: str, site_name: str
+) -> Outcome:
+    """Ping the hub and mail the subscribers for one update; marks it notified only when the mail went out."""
+    out = Outcome(updates=1)
+    out.pings = ping_hub(hub, links.feeds_for(update))
+    subs = subscriptions.recipients(session, update)
+    mails = [
+        subscriptions.update_mail(sub, update, links.update_page(update), links.unsubscribe(sub), site_name)
+        for sub in subs
+    ]
+    try:
+        out.mails = send_all(smtp, mails) if mails else 0
+    except MailError as exc:
+        log.error("update %s: %d e-mails not sent, kept pending: %s", update.id, len(mails), exc)
+        out.failed = len(mails)
+        session.rollback()
+        return out
+    update.notified_at = utcnow()
+    session.commit()
+    return out
+
+
+def send_due(session: Session, links: Links, smtp: SmtpSettings, hub: str, site_name: str) -> Outcome:
+    """Announce every pending visible update (scheduled ones that came due, and earlier failures)."""
+    total = Outcome()
+    for update in pending(session):
+        one = notify(session, update, links, smtp, hub, site_name)
+        total.updates += 1
+        total.mails += one.mails
+        total.failed += one.failed
+        total.pings += one.pings
+    return total

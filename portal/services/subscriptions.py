@@ -1,0 +1,122 @@
+"""E-mail subscriptions: subscribe (double opt-in), confirm, one-click unsubscribe, and who gets an update."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from portal.errors import NotFound, ValidationFailed
+from portal.markup import clean_text
+from portal.models import Incident, Subscription, Update
+from portal.services import audit
+from portal.services.mailer import Mail
+from portal.timeutil import utcnow
+
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\.[A-Za-z]{2,}$")
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
+def normalise_email(email: str) -> str:
+    """Trimmed, with the domain lower-cased."""
+    email = clean_text(email or "").strip()
+    local, _, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}" if local else email
+
+
+def subscribe(session: Session, email: str, incident: Incident | None) -> Subscription:
+    """Record a subscription awaiting confirmation (a repeat request gets the same pending row back)."""
+    email = normalise_email(email)
+    if not email:
+        raise ValidationFailed({"email": "请填写电子邮箱。"})
+    if len(email) > 254 or not EMAIL_RE.match(email):
+        raise ValidationFailed({"email": "电子邮箱格式不正确，例如 name@example.com。"})
+    incident_id = incident.id if incident else None
+    existing = session.scalar(
+        select(Subscription).where(
+            Subscription.email == email,
+            Subscription.incident_id.is_(None) if incident_id is None else Subscription.incident_id == incident_id,
+            Subscription.unsubscribed_at.is_(None),
+        )
+    )
+    if existing is not None:
+        return existing
+    sub = Subscription(email=email, incident_id=incident_id, token=secrets.token_urlsafe(32), created_at=utcnow())
+    session.add(sub)
+    session.flush()
+    audit.record(session, None, "subscription.requested", "subscription", sub.id, incident_id=incident_id)
+    session.commit()
+    return sub
+
+
+def _by_token(session: Session, token: str) -> Subscription:
+    if not token or not TOKEN_RE.match(token):
+        raise NotFound("链接无效或已过期。")
+    sub = session.scalar(select(Subscription).where(Subscription.token == token))
+    if sub is None:
+        raise NotFound("链接无效或已过期。")
+    return sub
+
+
+def confirm(session: Session, token: str) -> Subscription:
+    """The second opt-in: the link in the confirmation e-mail."""
+    sub = _by_token(session, token)
+    if sub.unsubscribed_at is not None:
+        raise NotFound("这个订阅已退订，请重新订阅。")
+    if sub.confirmed_at is None:
+        sub.confirmed_at = utcnow()
+        audit.record(session, None, "subscription.confirmed", "subscription", sub.id)
+        session.commit()
+    return sub
+
+
+def unsubscribe(session: Session, token: str) -> Subscription:
+    """One-click unsubscribe (idempotent)."""
+    sub = _by_token(session, token)
+    if sub.unsubscribed_at is None:
+        sub.unsubscribed_at = utcnow()
+        audit.record(session, None, "subscription.cancelled", "subscription", sub.id)
+        session.commit()
+    return sub
+
+
+def peek(session: Session, token: str) -> Subscription:
+    """The subscription behind a link, without changing it."""
+    return _by_token(session, token)
+
+
+def recipients(session: Session, update: Update) -> list[Subscription]:
+    """Confirmed, active subscriptions to all bulletins or to this update's incident."""
+    stmt = select(Subscription).where(
+        Subscription.confirmed_at.is_not(None),
+        Subscription.unsubscribed_at.is_(None),
+        or_(Subscription.incident_id.is_(None), Subscription.incident_id == update.incident_id),
+    )
+    return list(session.scalars(stmt.order_by(Subscription.id)))
+
+
+def confirmation_mail(sub: Subscription, confirm_url: str, site_name: str) -> Mail:
+    """The double opt-in message."""
+    what = f"事件“{sub.incident.title}”的通报" if sub.incident else "全部突发事件通报"
+    text = (
+        f"您好：\n\n有人（希望是您本人）在{site_name}用这个邮箱订阅了{what}。\n"
+        f"请打开下面的链接确认订阅：\n\n{confirm_url}\n\n如果不是您本人操作，请忽略本邮件，您不会收到任何通报。\n"
+    )
+    return Mail(to=sub.email, subject=f"请确认订阅：{what}", text=text)
+
+
+def update_mail(sub: Subscription, update: Update, page_url: str, unsubscribe_url: str, site_name: str) -> Mail:
+    """One update (or its correction) for one subscriber, with RFC 8058 one-click unsubscribe headers."""
+    prefix = "【更正】" if update.edition > 1 else ""
+    lines = [f"{update.incident.title}", "", update.title, "", update.body_md, ""]
+    if update.corrections:
+        lines += [f"更正说明：{update.corrections[-1].change_note}", ""]
+    lines += [f"全文：{page_url}", "", f"退订：{unsubscribe_url}", f"—— {site_name}"]
+    return Mail(
+        to=sub.email,
+        subject=f"{prefix}{update.title}",
+        text="\n".join(lines),
+        headers={"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    )

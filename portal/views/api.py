@@ -1,0 +1,106 @@
+"""Read-only JSON API (v1): incidents with their visible updates, and published questions with the board's filters."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request, url_for
+
+from portal.errors import ValidationFailed
+from portal.extensions import db
+from portal.services import board, bulletin_read
+from portal.timeutil import utcnow
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    response = Response(json.dumps(data, ensure_ascii=False, indent=1), status=status,
+                        mimetype="application/json")
+    response.headers["Cache-Control"] = "public, max-age=0, must-revalidate"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    if status == 200:
+        response.add_etag()
+        response.make_conditional(request)
+    return response
+
+
+def _error(status: int, message: str, reasons: dict[str, str] | None = None) -> Response:
+    return _json({"error": message, "reasons": reasons or {}}, status)
+
+
+def _incident(incident) -> dict:
+    return bulletin_read.incident_summary(incident, {
+        "url": url_for("incidents.detail", slug=incident.slug, _external=True),
+        "api_url": url_for("api.incident", slug=incident.slug, _external=True),
+        "feeds": {
+            "rss": url_for("feeds.incident_rss", slug=incident.slug, _external=True),
+            "atom": url_for("feeds.incident_atom", slug=incident.slug, _external=True),
+        },
+    })
+
+
+@bp.get("/incidents")
+def incidents():
+    """Every incident, active first."""
+    return _json({"incidents": [_incident(i) for i in bulletin_read.list_incidents(db.session)]})
+
+
+@bp.get("/incidents/<slug>")
+def incident(slug: str):
+    """One incident with its visible updates, newest first."""
+    found = bulletin_read.get_incident(db.session, slug)
+    if found is None:
+        return _error(404, "没有这个事件。")
+    data = _incident(found)
+    data["updates"] = [
+        bulletin_read.update_json(
+            u, url_for("incidents.detail", slug=found.slug, _external=True, _anchor=u.anchor)
+        )
+        for u in found.visible_updates(utcnow())
+    ]
+    return _json(data)
+
+
+@bp.get("/questions")
+def questions():
+    """Published questions and their answers; filters: department (slug), category, month (YYYY-MM), page."""
+    args = request.args
+    try:
+        filters = board.parse_board_filters(
+            db.session, args.get("department", "")[:40], args.get("category", "")[:8], args.get("month", "")[:7],
+            args.get("page", "")[:6],
+        )
+    except ValidationFailed as exc:
+        return _error(400, "查询参数有误。", exc.reasons)
+    per_page = int(current_app.config["BOARD_PAGE_SIZE"])
+    page = board.published_board(db.session, filters, per_page)
+    items = []
+    office = current_app.config["OFFICE_NAME"]
+    for q in page.items:
+        reply = q.reply
+        items.append({
+            "number": q.number,
+            "title": q.title,
+            "body": q.body,
+            "category": q.category,
+            "department": q.department.slug if q.department else None,
+            "asked_at": q.received_at.isoformat(),
+            "published_at": q.published_at.isoformat() if q.published_at else None,
+            "reply": {
+                "department": reply.department.name if reply and reply.department else office,
+                "body_html": reply.body_html if reply else "",
+            },
+            "url": url_for("questions.detail", number=q.number, _external=True),
+        })
+    return _json({"page": page.page, "pages": page.pages, "per_page": per_page, "total": page.total,
+                  "questions": items})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    from portal.views.openapi import document
+
+    return _json(document(url_for("api.incidents", _external=True).rsplit("/incidents", 1)[0]))

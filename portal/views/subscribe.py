@@ -1,0 +1,92 @@
+"""E-mail subscriptions: the form (its own page, so bulletin pages set no cookie), confirm, unsubscribe."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+
+from portal.errors import NotFound, ValidationFailed
+from portal.extensions import csrf, db, limiter
+from portal.services import bulletin_read, subscriptions
+from portal.services.mailer import MailError, SmtpSettings, send_all
+from portal.views.bulletin_forms import SubscribeForm
+from portal.views.common import apply_reasons
+from portal.views.forms import options
+
+bp = Blueprint("subscribe", __name__)
+
+
+def _form() -> SubscribeForm:
+    form = SubscribeForm()
+    form.incident.choices = options(
+        [("", "全部突发事件通报")]
+        + [(i.slug, f"仅此事件：{i.title}") for i in bulletin_read.list_incidents(db.session) if i.is_active]
+    )
+    return form
+
+
+@bp.route("/subscribe", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_ASK"], methods=["POST"])
+def subscribe():
+    """Ask for a subscription; a confirmation e-mail completes it (double opt-in)."""
+    form = _form()
+    if request.method == "GET":
+        form.incident.data = request.args.get("incident", "")[:80]
+        return render_template("subscribe/form.html", form=form, errors=[])
+    if not form.validate():
+        return render_template("subscribe/form.html", form=form, errors=[]), 400
+    slug = form.incident.data or ""
+    incident = bulletin_read.get_incident(db.session, slug) if slug else None
+    if slug and incident is None:
+        form.incident.errors = ["没有这个事件，请重新选择。"]
+        return render_template("subscribe/form.html", form=form, errors=[]), 400
+    try:
+        sub = subscriptions.subscribe(db.session, form.email.data or "", incident)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return render_template("subscribe/form.html", form=form, errors=apply_reasons(form, exc.reasons)), 400
+    if sub.confirmed_at is None:
+        mail = subscriptions.confirmation_mail(
+            sub, url_for("subscribe.confirm", token=sub.token, _external=True), current_app.config["SITE_NAME"]
+        )
+        try:
+            send_all(SmtpSettings.from_config(current_app.config), [mail])
+        except MailError as exc:
+            current_app.logger.error("confirmation mail for subscription %s not sent: %s", sub.id, exc)
+            return render_template(
+                "subscribe/form.html", form=form, errors=["确认邮件暂时无法发送，请稍后再试。"]
+            ), 503
+    return redirect(url_for("subscribe.sent"), 303)
+
+
+@bp.get("/subscribe/sent")
+def sent():
+    """Check your mailbox."""
+    return render_template("subscribe/message.html", title="请查收确认邮件",
+                           message="我们已向您的邮箱发送了一封确认邮件，点击其中的链接后订阅才会生效。")
+
+
+@bp.get("/subscribe/confirm/<token>")
+def confirm(token: str):
+    """The link in the confirmation e-mail."""
+    try:
+        sub = subscriptions.confirm(db.session, token[:80])
+    except NotFound as exc:
+        return render_template("subscribe/message.html", title="链接无效", message=exc.message), 404
+    what = f"事件“{sub.incident.title}”的通报" if sub.incident else "全部突发事件通报"
+    message = f"您已订阅{what}。每封邮件都附有退订链接。"
+    return render_template("subscribe/message.html", title="订阅成功", message=message)
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # the unguessable token in the URL is the credential; mail clients POST here (RFC 8058)
+def unsubscribe(token: str):
+    """GET shows a one-button page (link scanners must not unsubscribe); POST unsubscribes at once."""
+    try:
+        if request.method == "POST":
+            subscriptions.unsubscribe(db.session, token[:80])
+            message = "您已退订，不会再收到这类通报邮件。"
+            return render_template("subscribe/message.html", title="已退订", message=message)
+        sub = subscriptions.peek(db.session, token[:80])
+    except NotFound:
+        abort(404)
+    return render_template("subscribe/unsubscribe.html", sub=sub)
