@@ -30,10 +30,12 @@ from portal.timeutil import BEIJING
 
 CACHE_SIZE = 512
 BATCH = 1000
-# ts_rank_cd weights for {D, C, B, A}: title (A) counts most, body (B) and reply (C) alike, as in the Whoosh schema.
+# ts_rank weights for {D, C, B, A}: title (A) counts most, body (B) and reply (C) alike, as in the Whoosh schema.
 WEIGHTS = "'{0.1, 0.4, 0.4, 1.0}'::float4[]"
-# Normalisation 1: divide the rank by 1 + log(document length), so long texts do not win by size alone.
-RANK = f"ts_rank_cd({WEIGHTS}, d.tsv, q.q, 1)"
+# ts_rank (term frequency, like Whoosh's BM25) rather than ts_rank_cd (cover density): every match is ranked to
+# find the top page, and at 100k documents ts_rank_cd cost ~3x as much a row (107 vs 37 ms for 6,763 matches).
+# Normalisation 1 divides by 1 + log(document length), so long texts do not win by size alone.
+RANK = f"ts_rank({WEIGHTS}, d.tsv, q.q, 1)"
 WRITE_LOCK = 0x5E_A4C4  # pg_advisory_xact_lock key: one writer at a time across every app server
 
 # Only what the writers insert (a private MetaData: the models know nothing of this PostgreSQL-only table, and

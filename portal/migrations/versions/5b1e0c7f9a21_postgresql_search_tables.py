@@ -43,6 +43,15 @@ UPGRADE = [
         ) STORED
     )
     """,
+    # Every matching row's tsvector is read to rank it, so keep it inline and uncompressed (decompressing it cost
+    # ~10x the ranking itself); the display and segmented text move out of line first when a row is too wide.
+    """
+    ALTER TABLE search_document
+        ALTER COLUMN tsv SET STORAGE MAIN,
+        ALTER COLUMN title SET STORAGE EXTERNAL, ALTER COLUMN body SET STORAGE EXTERNAL,
+        ALTER COLUMN reply SET STORAGE EXTERNAL, ALTER COLUMN seg_title SET STORAGE EXTERNAL,
+        ALTER COLUMN seg_body SET STORAGE EXTERNAL, ALTER COLUMN seg_reply SET STORAGE EXTERNAL
+    """,
     "CREATE INDEX ix_search_document_tsv ON search_document USING gin (tsv)",
     "CREATE INDEX ix_search_document_department ON search_document (department)",
     "CREATE INDEX ix_search_document_category ON search_document (category)",
