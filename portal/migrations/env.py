@@ -87,6 +87,12 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    # The PostgreSQL search tables are created by raw SQL and are not in the models: autogenerate must not
+    # propose dropping them (see portal/search/pg_schema.py).
+    if conf_args.get("include_object") is None:
+        from portal.search.pg_schema import include_object
+
+        conf_args["include_object"] = include_object
 
     connectable = get_engine()
 
