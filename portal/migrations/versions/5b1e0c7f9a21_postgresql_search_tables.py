@@ -1,7 +1,7 @@
 """PostgreSQL search backend tables (PostgreSQL only)
 
 Revision ID: 5b1e0c7f9a21
-Revises: d8305c1a8299
+Revises: fa3e6d271c7f
 Create Date: 2026-11-26
 
 search_document holds one row per published question: the original text for display, the jieba-segmented text,
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5b1e0c7f9a21'
-down_revision = 'd8305c1a8299'
+down_revision = 'fa3e6d271c7f'
 branch_labels = None
 depends_on = None
 
