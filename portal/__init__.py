@@ -111,10 +111,10 @@ def _init_search(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal.views import auth, errors, public, questions, search, security, track
+    from portal.views import auth, errors, public, questions, search, security, stats, track
     from portal.views.staff import bp as staff_bp
 
-    for module in (public, questions, track, auth, search):
+    for module in (public, questions, track, auth, search, stats):
         app.register_blueprint(module.bp)
     app.register_blueprint(staff_bp)
     errors.register(app)

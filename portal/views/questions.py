@@ -54,7 +54,9 @@ def detail(number: str):
     question = board.get_published(db.session, number)
     if question is None:
         abort(404)
-    return render_template("questions/detail.html", q=question)
+    from portal.services.desk import duplicates_of
+
+    return render_template("questions/detail.html", q=question, merged=duplicates_of(db.session, question))
 
 
 def _ask_form() -> AskForm:
