@@ -53,7 +53,7 @@ def parse_date(text: str, name: str, reasons: dict[str, str], label: str) -> dat
     if not text:
         return None
     try:
-        value = date.fromisoformat(text) if len(text) == 10 else None
+        value = date.fromisoformat(text) if len(text) == 10 and text.isascii() else None
     except ValueError:
         value = None
     if value is None or not 1990 <= value.year <= 2100:

@@ -78,7 +78,7 @@ def parse_month(text: str | None) -> str | None:
     if not text:
         return None
     try:
-        parsed = datetime.strptime(text, "%Y-%m") if len(text) == 7 else None
+        parsed = datetime.strptime(text, "%Y-%m") if len(text) == 7 and text.isascii() else None
     except ValueError:
         parsed = None
     if parsed is None or not 1990 <= parsed.year <= 2100:
