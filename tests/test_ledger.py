@@ -71,6 +71,7 @@ def test_filters_and_late_answers(client, auth, ledger_data):
 def test_huge_range_streams_and_stops_at_the_cap(make_app):
     app = make_app(EXPORT_MAX_ROWS=2)
     from conftest import AuthActions
+
     from portal.extensions import db
     from portal.models import Department
     from portal.services import accounts

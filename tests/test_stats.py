@@ -72,3 +72,34 @@ def test_staff_stats_and_monthly_summary(app, client, auth, staff, fixture_month
     assert summary.status_code == 200 and "2026年11月网络舆情小结" in text
     assert "本月共收到网民留言 6 条，已答复 4 条" in text and "| 测试县交通运输局 | 4 | 3 | 75.0%" in text
     assert client.get("/staff/stats?month=2026-99").status_code == 400
+
+
+def test_real_corpus_months_and_reply_times_on_stats(app, runner, tmp_path):
+    """With the real corpus imported (2011-2020), /stats lists its months, with reply times from its timestamps."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from test_cli import CORPUS, ROOT
+
+    if not (CORPUS / "teddy2020C_fj4_replies_full.jsonl").exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"corpus not found at {CORPUS} (CI=true)")
+        pytest.skip(f"real corpus not found at {CORPUS}")
+    out = tmp_path / "corpus.jsonl"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "corpus_to_jsonl.py"), "--corpus", str(CORPUS),
+                    "--output", str(out)], check=True, capture_output=True)
+    assert "导入 2816 条" in runner.invoke(args=["import-questions", str(out)]).output
+    client = app.test_client()
+    page = client.get("/stats").get_data(as_text=True)
+    months = set(re.findall(r'<option value="(\d{4}-\d{2})"', page))
+    assert {"2019-01", "2019-06"} & months and min(months) >= "2011-01" and max(months) <= "2020-12"
+    with app.app_context():
+        figures = stats.month_stats(db.session, "2019-06")
+        expected = stats.hours_text(figures.total.median_hours)
+    assert figures.total.answered > 0 and figures.total.median_hours > 0
+    june = client.get("/stats?month=2019-06")
+    text = june.get_data(as_text=True)
+    assert june.status_code == 200 and "Set-Cookie" not in june.headers
+    assert expected in text and text.count("<svg") == 3 and "<polyline" in text
