@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from portal.models import Department, Notification, Question, StaffUser
 from portal.models.desk import NOTICE_OVERDUE
@@ -106,7 +106,8 @@ def notify_overdue(session: Session, config: Mapping[str, Any], now: datetime | 
             Question.overdue_notified_at.is_(None),
         )
         .order_by(Question.id)
-        .with_for_update(skip_locked=True)
+        .options(lazyload(Question.department))  # no outer join: FOR UPDATE may not lock its nullable side
+        .with_for_update(skip_locked=True, of=Question)
     ).all()
     created = []
     for question in overdue:
