@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 PASSWORD = "bench-password-0123456789"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # the spokesperson's second factor, enrolled by _prepare
 
 
 def _free_port() -> int:
@@ -45,6 +46,13 @@ def _prepare(env: dict[str, str]) -> None:
     subprocess.run([*flask, "init-db"], env=env, cwd=ROOT, check=True, capture_output=True)
     subprocess.run([*flask, "create-user", "spokesperson", "--role", "spokesperson"], input=PASSWORD + "\n",
                    text=True, env=env, cwd=ROOT, check=True, capture_output=True)
+    enrol = (
+        "from portal import create_app\nfrom portal.extensions import db\nfrom portal.models import StaffUser\n"
+        "from portal.services import totp\napp = create_app()\nwith app.app_context():\n"
+        "    u = db.session.query(StaffUser).filter_by(username='spokesperson').one()\n"
+        f"    u.totp_secret = totp.encrypt_secret(app.config['SECRET_KEY'], {TOTP_SECRET!r})\n    db.session.commit()\n"
+    )
+    subprocess.run([sys.executable, "-c", enrol], env=env, cwd=ROOT, check=True, capture_output=True)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -103,7 +111,11 @@ def run(base: str, args) -> None:
         response = browser.open(base + path, data=data)
         return response.geturl()
 
-    post("/login", {"username": "spokesperson", "password": PASSWORD, "csrf_token": token("/login")})
+    landing = post("/login", {"username": "spokesperson", "password": PASSWORD, "csrf_token": token("/login")})
+    if landing.endswith("/login/totp"):
+        import pyotp
+
+        post("/login/totp", {"code": pyotp.TOTP(TOTP_SECRET).now(), "csrf_token": token("/login/totp")})
     landing = post("/staff/bulletins", {
         "title": "发布延迟测试事件", "slug": "latency", "severity": "4", "status": "ongoing",
         "started_at": "2026-11-25 08:00", "next_update_due_at": "", "summary": "",

@@ -111,11 +111,24 @@ def _init_search(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal.views import api, auth, errors, feeds, incidents, public, questions, search, security, subscribe, track
+    from portal.views import (
+        api,
+        auth,
+        errors,
+        feeds,
+        incidents,
+        public,
+        questions,
+        search,
+        security,
+        stats,
+        subscribe,
+        track,
+    )
     from portal.views.staff import bp as staff_bp
     from portal.views.staff import bulletins as _staff_bulletins  # noqa: F401  (adds its routes to staff_bp)
 
-    for module in (public, questions, track, auth, search, incidents, feeds, subscribe, api):
+    for module in (public, questions, track, auth, search, incidents, feeds, subscribe, api, stats):
         app.register_blueprint(module.bp)
     app.register_blueprint(staff_bp)
     errors.register(app)

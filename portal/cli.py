@@ -29,7 +29,7 @@ CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
     for command in (init_db, seed_demo, create_user, import_questions, purge_contacts_command, reindex,
-                    index_worker):
+                    index_worker, notify_overdue_command):
         app.cli.add_command(command)
     from portal.cli_bulletins import send_due_notifications
 
@@ -198,3 +198,13 @@ def index_worker(once: bool) -> None:
         if once:
             return
         time.sleep(POLL_SECONDS)
+
+
+@click.command("notify-overdue")
+@with_appcontext
+def notify_overdue_command() -> None:
+    """Tell departments about questions that became overdue (each once); run every few minutes from cron."""
+    from portal.services.notices import notify_overdue
+
+    count = notify_overdue(db.session, current_app.config)
+    click.echo(f"超时提醒：新发出 {count} 条。")

@@ -40,6 +40,14 @@ DEFAULTS: dict[str, Any] = {
     "DUE_SAME_DAY_HOUR": 18,
     "DUE_NEXT_DAY_HOUR": 12,
     "DUE_SOON_HOURS": 2,
+    # Holidays and make-up workdays (调休上班) for the clock; None: content/calendar.txt.
+    "CALENDAR_FILE": None,
+    # The ledger's exports stop after this many rows (a huge range streams, and is cut here with a note).
+    "EXPORT_MAX_ROWS": 100000,
+    # Roles that must pass a TOTP second factor after their password.
+    "TOTP_ROLES": ("admin", "spokesperson"),
+    "TOTP_ISSUER": "云溪县网上留言平台",
+    "RATELIMIT_TOTP": "10 per minute",
     "BOARD_PAGE_SIZE": 20,
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCK_MINUTES": 15,
@@ -75,7 +83,8 @@ DEFAULTS: dict[str, Any] = {
     "FEED_ITEMS": 50,
     # WebSub hub: when set, feeds advertise it and publishing pings it.
     "WEBSUB_HUB": "",
-    # Outgoing mail (subscriptions): empty host = mail disabled (logged and kept pending).
+    # Outgoing mail (subscriptions, departments' notices): empty host = mail off (logged, kept pending;
+    # notices still show on screen).
     "SMTP_HOST": "",
     "SMTP_PORT": 25,
     "SMTP_USER": "",
@@ -97,6 +106,17 @@ _ENV_TYPED = {
     "DUE_CUTOFF_HOUR": int,
     "DUE_SAME_DAY_HOUR": int,
     "DUE_NEXT_DAY_HOUR": int,
+    "DUE_SOON_HOURS": int,
+    "CALENDAR_FILE": str,
+    "SMTP_HOST": str,
+    "SMTP_PORT": int,
+    "SMTP_USER": str,
+    "SMTP_PASSWORD": str,
+    "SMTP_FROM": str,
+    "SMTP_STARTTLS": bool,
+    "SMTP_TIMEOUT": int,
+    "EXPORT_MAX_ROWS": int,
+    "RATELIMIT_TOTP": str,
     "BOARD_PAGE_SIZE": int,
     "LOGIN_MAX_FAILURES": int,
     "LOGIN_LOCK_MINUTES": int,
@@ -117,13 +137,6 @@ _ENV_TYPED = {
     "FEED_MAX_AGE": int,
     "FEED_ITEMS": int,
     "WEBSUB_HUB": str,
-    "SMTP_HOST": str,
-    "SMTP_PORT": int,
-    "SMTP_USER": str,
-    "SMTP_PASSWORD": str,
-    "SMTP_FROM": str,
-    "SMTP_STARTTLS": bool,
-    "SMTP_TIMEOUT": int,
 }
 
 

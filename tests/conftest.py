@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
@@ -21,9 +22,11 @@ from flask_migrate import upgrade
 from portal import create_app
 from portal.extensions import db
 from portal.models import Department
-from portal.services import accounts
+from portal.services import accounts, totp
 
 PASSWORD = "correct-horse-battery"
+# The authenticator secret the `staff` fixture enrols for the roles that need a second factor.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -150,7 +153,10 @@ def staff(app) -> Staff:
             ("responder2", "responder", schools.name),
             ("spokesperson", "spokesperson", office.name),
         ]:
-            accounts.create_user(db.session, username, PASSWORD, role, dept)
+            user = accounts.create_user(db.session, username, PASSWORD, role, dept)
+            if role in app.config["TOTP_ROLES"]:
+                user.totp_secret = totp.encrypt_secret(app.config["SECRET_KEY"], TOTP_SECRET)
+        db.session.commit()
         return Staff(roads=roads.id, schools=schools.id, office=office.id)
 
 
@@ -168,9 +174,17 @@ class AuthActions:
     def __init__(self, client):
         self._client = client
 
-    def login(self, username: str = "office", password: str = PASSWORD):
+    def login(self, username: str = "office", password: str = PASSWORD, totp_secret: str | None = TOTP_SECRET):
+        """Password, then (when the page asks for it) the authenticator's current code."""
         token = csrf_token(self._client, "/login")
-        return self._client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+        response = self._client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": token}
+        )
+        if response.status_code == 303 and response.headers["Location"].endswith("/login/totp") and totp_secret:
+            token = csrf_token(self._client, "/login/totp")
+            code = pyotp.TOTP(totp_secret).now()
+            response = self._client.post("/login/totp", data={"code": code, "csrf_token": token})
+        return response
 
     def logout(self):
         token = csrf_token(self._client, "/staff/")

@@ -246,7 +246,7 @@ def test_staff_posts_without_csrf_token_are_400(app, client, auth, staff):
     assert rules
     data = {"department": str(staff.roads), "reason": "spam", "body": "网友您好：已经修复，感谢反映。", "publish": "1"}
     for rule in rules:
-        url = re.sub(r"<int:\w+>", str(qid), rule.rule)  # every int argument (question, incident, update ids)
+        url = re.sub(r"<int:\w+>", str(qid), rule.rule)  # every integer argument (question, incident, memo …)
         response = client.post(url, data=data)
         assert response.status_code == 400, f"POST {url} without token -> {response.status_code}"
         assert CSRF_MESSAGE in main_text(response)

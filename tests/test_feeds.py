@@ -263,7 +263,14 @@ def test_websub_link_header_and_ping_on_publish(make_app, hub):
 
         db.session.add(Department(name="测试县人民政府办公室", slug="office"))
         db.session.commit()
-        accounts.create_user(db.session, "spokesperson", "correct-horse-battery", "spokesperson", "测试县人民政府办公室")
+        from portal.services import totp
+        from tests.conftest import TOTP_SECRET
+
+        user = accounts.create_user(
+            db.session, "spokesperson", "correct-horse-battery", "spokesperson", "测试县人民政府办公室"
+        )
+        user.totp_secret = totp.encrypt_secret(app.config["SECRET_KEY"], TOTP_SECRET)
+        db.session.commit()
     client = spokesperson(app)
     incident = open_incident(app, client)
     response = app.test_client().get("/feeds/bulletins.atom")

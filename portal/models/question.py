@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, UTCDateTime
@@ -31,7 +31,7 @@ OPEN_STATES = (RECEIVED, ROUTED, ANSWERED)
 # route a question again to another department while it is open.
 TRANSITIONS: dict[str, frozenset[str]] = {
     RECEIVED: frozenset({ROUTED, REJECTED, ANSWERED}),
-    ROUTED: frozenset({ROUTED, REJECTED, ANSWERED}),
+    ROUTED: frozenset({ROUTED, REJECTED, ANSWERED, RECEIVED}),  # -> received: a department sends it back
     ANSWERED: frozenset({ANSWERED, ROUTED, PUBLISHED}),
     REJECTED: frozenset(),
     PUBLISHED: frozenset(),
@@ -82,8 +82,17 @@ class Question(Base):
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     hidden_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
+    # The office's desk: major items (舆情抄告), duplicates merged into an earlier answered question, and the
+    # time the department was told the question is overdue (so it is told once).
+    is_major: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("question.id"), nullable=True, index=True)
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
+    co_departments: Mapped[list[Department]] = relationship(
+        secondary="question_codepartment", lazy="selectin", order_by="Department.id"
+    )
+    duplicate_of: Mapped[Question | None] = relationship(remote_side="Question.id", foreign_keys=[duplicate_of_id])
     reply: Mapped[Reply | None] = relationship(back_populates="question", uselist=False, lazy="selectin")
 
     @property

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from portal.timeutil import BEIJING
 
@@ -42,10 +44,15 @@ class DueRule:
         return due.astimezone(UTC)
 
 
-def rule_from_config(config: dict) -> DueRule:
-    """The rule configured by PORTAL_DUE_* settings."""
+def rule_from_config(config: Mapping[str, Any]) -> DueRule:
+    """The rule configured by PORTAL_DUE_* settings, with the holidays of the calendar file (cached)."""
+    from portal.services.calendar import load_calendar
+
+    calendar = load_calendar(config.get("CALENDAR_FILE") or None)
     return DueRule(
         cutoff_hour=int(config.get("DUE_CUTOFF_HOUR", 16)),
         same_day_hour=int(config.get("DUE_SAME_DAY_HOUR", 18)),
         next_day_hour=int(config.get("DUE_NEXT_DAY_HOUR", 12)),
+        holidays=calendar.holidays,
+        workdays=calendar.workdays,
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterable
+import ssl
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -68,7 +69,7 @@ def send_all(settings: SmtpSettings, mails: Iterable[Mail]) -> int:
     try:
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
             if settings.starttls:
-                smtp.starttls()
+                smtp.starttls(context=ssl.create_default_context())
             if settings.user:
                 smtp.login(settings.user, settings.password)
             for mail in mails:
@@ -76,3 +77,16 @@ def send_all(settings: SmtpSettings, mails: Iterable[Mail]) -> int:
     except (OSError, smtplib.SMTPException) as exc:
         raise MailError(f"SMTP {settings.host}:{settings.port}: {exc}") from exc
     return len(mails)
+
+
+def mail_configured(config: Mapping) -> bool:
+    """True when an SMTP host is set."""
+    return bool(str(config.get("SMTP_HOST") or "").strip())
+
+
+def send_mail(config: Mapping, to: list[str], subject: str, text: str) -> None:
+    """One plain-text message to each recipient (none sees the others); MailError on any failure."""
+    recipients = [address.strip() for address in to if address and address.strip()]
+    if not recipients:
+        raise MailError("no recipients")
+    send_all(SmtpSettings.from_config(config), [Mail(to=r, subject=subject, text=text) for r in recipients])

@@ -202,12 +202,24 @@ def can_handle(user: StaffUser, question: Question) -> bool:
     return False
 
 
-def get_for_staff(session: Session, user: StaffUser, question_id: int) -> Question:
-    """A question the user may handle; NotFound or Forbidden otherwise."""
+def can_read(user: StaffUser, question: Question) -> bool:
+    """Who may open a question: its handlers, and responders of a co-department (协办) while it is routed."""
+    if can_handle(user, question):
+        return True
+    return (
+        user.role == ROLE_RESPONDER
+        and user.department_id is not None
+        and question.status in (ROUTED, ANSWERED, PUBLISHED)
+        and any(d.id == user.department_id for d in question.co_departments)
+    )
+
+
+def get_for_staff(session: Session, user: StaffUser, question_id: int, reading: bool = False) -> Question:
+    """A question the user may handle (or, with `reading`, read); NotFound or Forbidden otherwise."""
     question = session.get(Question, question_id)
     if question is None:
         raise NotFound("留言不存在。")
-    if not can_handle(user, question):
+    if not (can_read if reading else can_handle)(user, question):
         raise Forbidden("您无权处理这条留言。")
     return question
 

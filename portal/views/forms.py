@@ -8,6 +8,7 @@ from wtforms import (
     PasswordField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -123,6 +124,7 @@ class RouteForm(FlaskForm):
     """The office sends a question to a department."""
 
     department = SelectField("转交部门", choices=[], validate_choice=False, validators=[DataRequired("请选择部门。")])
+    co_departments = SelectMultipleField("协办部门（可多选，可不选）", choices=[], validate_choice=False)
     note = StringField(
         "分办说明（内部）", filters=[_strip], validators=[Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")]
     )
@@ -180,3 +182,14 @@ class LogoutForm(FlaskForm):
     """Sign out (a POST, so a link cannot sign anyone out)."""
 
     submit = SubmitField("退出登录")
+
+
+class TotpForm(FlaskForm):
+    """The second factor: the authenticator's current 6-digit code."""
+
+    code = StringField(
+        "动态验证码（6 位数字）",
+        filters=[_strip],
+        validators=[DataRequired("请输入动态验证码。"), Length(max=10, message="动态验证码为 6 位数字。")],
+    )
+    submit = SubmitField("验证")

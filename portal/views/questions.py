@@ -55,9 +55,12 @@ def detail(number: str):
     if question is None:
         abort(404)
     from portal.services.bulletin_read import updates_answering
+    from portal.services.desk import duplicates_of
 
     answered_by = updates_answering(db.session, question.id)
-    return render_template("questions/detail.html", q=question, answered_by=answered_by)
+    return render_template(
+        "questions/detail.html", q=question, answered_by=answered_by, merged=duplicates_of(db.session, question)
+    )
 
 
 def _ask_form() -> AskForm:

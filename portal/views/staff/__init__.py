@@ -14,12 +14,12 @@ from portal.models.question import REJECT_REASONS
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_RESPONDER, ROLES
 from portal.numbers import parse_positive_int
 from portal.services import board
+from portal.services import desk as desk_service
 from portal.services.questions import (
     get_for_staff,
     hide_question,
     publish_reply,
     reject_question,
-    route_question,
     save_reply,
     unhide_question,
 )
@@ -53,13 +53,16 @@ def console_globals():
 @roles_required(*ALL_ROLES)
 def index():
     """The signed-in user's queue, soonest due first; overdue items stand out."""
+    from portal.services import notices
+
     queue = board.staff_queue(db.session, current_user)
-    return render_template("staff/index.html", queue=queue)
+    unread = notices.for_user(db.session, current_user, unread_only=True, limit=20)
+    return render_template("staff/index.html", queue=queue, notices=unread)
 
 
-def _load(question_id: int) -> Question:
+def _load(question_id: int, reading: bool = False) -> Question:
     try:
-        return get_for_staff(db.session, current_user, question_id)
+        return get_for_staff(db.session, current_user, question_id, reading=reading)
     except NotFound:
         abort(404)
     except Forbidden:
@@ -71,10 +74,19 @@ def _forms(question: Question, reply_form: ReplyForm | None = None):
     route_form.department.choices = options(
         [("", "请选择")] + [(str(d.id), d.name) for d in board.departments(db.session)]
     )
+    route_form.co_departments.choices = options((str(d.id), d.name) for d in board.departments(db.session))
+    route_form.co_departments.data = [str(d.id) for d in question.co_departments]
     if question.department_id:
         route_form.department.data = str(question.department_id)
     if reply_form is None:
-        reply_form = ReplyForm(formdata=None, body=question.reply.body_md if question.reply else REPLY_TEMPLATE)
+        body = question.reply.body_md if question.reply else REPLY_TEMPLATE
+        chosen = parse_positive_int(request.args.get("template", ""), 10**9)
+        if chosen:
+            from portal.services.desk import templates_for
+
+            found = [t for t in templates_for(db.session, question.department_id) if t.id == chosen]
+            body = found[0].body if found else body
+        reply_form = ReplyForm(formdata=None, body=body)
     return {
         "route_form": route_form,
         "reject_form": RejectForm(formdata=None),
@@ -85,7 +97,10 @@ def _forms(question: Question, reply_form: ReplyForm | None = None):
 
 
 def _render_question(question: Question, status: int = 200, errors=None, preview=None, **overrides):
+    from portal.views.staff.desk import question_context
+
     forms = _forms(question, overrides.pop("reply_form", None))
+    forms.update(question_context(question, current_user))
     forms.update(overrides)
     history = db.session.scalars(
         select(AuditEntry)
@@ -104,22 +119,26 @@ def _render_question(question: Question, status: int = 200, errors=None, preview
 @bp.get("/questions/<int:question_id>")
 @roles_required(*HANDLERS)
 def question(question_id: int):
-    """One question with its history and the actions the user may take."""
-    return _render_question(_load(question_id))
+    """One question with its history and the actions the user may take (co-departments may read it)."""
+    return _render_question(_load(question_id, reading=True))
 
 
 @bp.post("/questions/<int:question_id>/route")
 @roles_required(ROLE_OFFICE)
 def route(question_id: int):
-    """The office sends the question to a department."""
+    """The office sends the question to a lead department (and co-departments); they are notified."""
     q = _load(question_id)
     form = RouteForm()
     form.department.choices = options((str(d.id), d.name) for d in board.departments(db.session))
+    form.co_departments.choices = options((str(d.id), d.name) for d in board.departments(db.session))
     if not form.validate():
         return _render_question(q, 400, route_form=form)
     raw = form.department.data or ""
+    co = [i for i in (parse_positive_int(v, 10**9) for v in (form.co_departments.data or [])[:50]) if i]
     try:
-        route_question(db.session, current_user, q, parse_positive_int(raw, 10**9), form.note.data or "")
+        desk_service.route(
+            db.session, current_user, q, parse_positive_int(raw, 10**9), form.note.data or "", current_app.config, co
+        )
     except ValidationFailed as exc:
         db.session.rollback()
         return _render_question(q, 400, errors=apply_reasons(form, exc.reasons), route_form=form)
@@ -201,10 +220,20 @@ def audit_log():
     """The audit log, newest first (read-only)."""
     page = request.args.get("page", "1")
     page_no = parse_positive_int(page, 99999) or 1
-    rows = db.session.scalars(
-        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(100).offset((page_no - 1) * 100)
-    ).all()
-    return render_template("staff/audit.html", entries=rows, page_no=page_no)
+    actor = request.args.get("actor", "").strip()[:64]
+    action = request.args.get("action", "").strip()[:40]
+    subject = request.args.get("subject", "").strip()[:20]
+    stmt = select(AuditEntry)
+    if actor:
+        stmt = stmt.where(AuditEntry.actor_name == actor)
+    if action:
+        stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True))
+    if subject:
+        stmt = stmt.where(AuditEntry.subject_type == subject)
+    rows = db.session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(100).offset((page_no - 1) * 100)).all()
+    return render_template(
+        "staff/audit.html", entries=rows, page_no=page_no, actor=actor, action=action, subject=subject
+    )
 
 
 @bp.post("/questions/<int:question_id>/hide")
@@ -239,3 +268,7 @@ def unhide(question_id: int):
         db.session.rollback()
         return _render_question(q, exc.status_code, errors=[exc.message])
     return redirect(url_for("staff.question", question_id=q.id), 303)
+
+
+# The desk, ledger, memos and accounts pages register their routes on this blueprint.
+from portal.views.staff import accounts, desk, ledger, memos  # noqa: E402, F401

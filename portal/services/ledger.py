@@ -1,0 +1,196 @@
+"""The ledger (台账): every item with its times, department, category, status and rating; streamed exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import IO
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from portal.errors import ValidationFailed
+from portal.models import Department, Question
+from portal.models.desk import question_codepartment
+from portal.models.question import CATEGORIES, RATINGS, STATUS_LABELS
+from portal.numbers import parse_positive_int
+from portal.services.desk import day_start, parse_date
+from portal.timeutil import to_beijing
+
+HEADERS = (
+    "留言编号", "标题", "类别", "牵头部门", "协办部门", "状态", "收到时间", "转交时间", "答复时间", "公开时间",
+    "应答复时间", "是否按时", "用时（小时）", "满意度", "重大舆情", "合并至",
+)
+PAGE_SIZE = 100
+FETCH_CHUNK = 500
+
+
+@dataclass
+class LedgerFilters:
+    """The ledger's filters, validated; dates are Beijing calendar days (inclusive)."""
+
+    since: date | None = None
+    until: date | None = None
+    department_id: int | None = None
+    category: str | None = None
+    status: str | None = None
+    rating: str | None = None
+    major: bool = False
+    page: int = 1
+    raw: dict[str, str] = field(default_factory=dict)
+
+
+def parse_ledger_filters(session: Session, args: Mapping[str, str]) -> LedgerFilters:
+    """Validate the query string; ValidationFailed (Chinese messages) for anything wrong."""
+    names = ("since", "until", "department", "category", "status", "rating", "major", "page")
+    out = LedgerFilters(raw={k: str(args.get(k, ""))[:100] for k in names})
+    reasons: dict[str, str] = {}
+    out.since = parse_date(out.raw["since"], "since", reasons, "起始日期")
+    out.until = parse_date(out.raw["until"], "until", reasons, "截止日期")
+    if out.since and out.until and out.until < out.since:
+        reasons["until"] = "截止日期不能早于起始日期。"
+    if out.raw["department"]:
+        dept_id = parse_positive_int(out.raw["department"], 10**9)
+        if dept_id is None or session.get(Department, dept_id) is None:
+            reasons["department"] = "没有这个部门。"
+        else:
+            out.department_id = dept_id
+    if out.raw["category"]:
+        if out.raw["category"] in CATEGORIES:
+            out.category = out.raw["category"]
+        else:
+            reasons["category"] = "类别应为咨询、建议、投诉或求助。"
+    if out.raw["status"]:
+        if out.raw["status"] in STATUS_LABELS:
+            out.status = out.raw["status"]
+        else:
+            reasons["status"] = "没有这个办理状态。"
+    if out.raw["rating"]:
+        if out.raw["rating"] in RATINGS or out.raw["rating"] == "none":
+            out.rating = out.raw["rating"]
+        else:
+            reasons["rating"] = "满意度应为满意、基本满意、不满意或未评价。"
+    out.major = out.raw["major"] in ("1", "on", "true")
+    if out.raw["page"]:
+        page = parse_positive_int(out.raw["page"], 99999)
+        if page is None:
+            reasons["page"] = "页码应为正整数。"
+        else:
+            out.page = page
+    if reasons:
+        raise ValidationFailed(reasons)
+    return out
+
+
+def _statement(filters: LedgerFilters) -> Select:
+    stmt = select(
+        Question.id, Question.number, Question.title, Question.category, Department.name, Question.status,
+        Question.received_at, Question.routed_at, Question.answered_at, Question.published_at, Question.due_at,
+        Question.rating, Question.is_major, Question.duplicate_of_id,
+    ).outerjoin(Department, Department.id == Question.department_id)
+    if filters.since:
+        stmt = stmt.where(Question.received_at >= day_start(filters.since))
+    if filters.until:
+        stmt = stmt.where(Question.received_at < day_start(filters.until + timedelta(days=1)))
+    if filters.department_id:
+        stmt = stmt.where(Question.department_id == filters.department_id)
+    if filters.category:
+        stmt = stmt.where(Question.category == filters.category)
+    if filters.status:
+        stmt = stmt.where(Question.status == filters.status)
+    if filters.rating == "none":
+        stmt = stmt.where(Question.rating.is_(None))
+    elif filters.rating:
+        stmt = stmt.where(Question.rating == filters.rating)
+    if filters.major:
+        stmt = stmt.where(Question.is_major.is_(True))
+    return stmt.order_by(Question.received_at, Question.id)
+
+
+def _co_departments(session: Session) -> dict[int, list[str]]:
+    rows = session.execute(
+        select(question_codepartment.c.question_id, Department.name)
+        .join(Department, Department.id == question_codepartment.c.department_id)
+        .order_by(Department.id)
+    )
+    out: dict[int, list[str]] = {}
+    for qid, name in rows:
+        out.setdefault(qid, []).append(name)
+    return out
+
+
+def _fmt(value: datetime | None) -> str:
+    return to_beijing(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _row(r, co: dict[int, list[str]], numbers: dict[int, str]) -> list[str]:
+    answered = r.published_at
+    on_time = "" if answered is None or r.due_at is None else ("是" if answered <= r.due_at else "否")
+    hours = "" if answered is None else f"{(answered - r.received_at).total_seconds() / 3600:.1f}"
+    return [
+        r.number or "", r.title, r.category or "", r.name or "", "、".join(co.get(r.id, [])),
+        STATUS_LABELS.get(r.status, r.status), _fmt(r.received_at), _fmt(r.routed_at), _fmt(r.answered_at),
+        _fmt(r.published_at), _fmt(r.due_at), on_time, hours, RATINGS.get(r.rating, "") if r.rating else "",
+        "是" if r.is_major else "", numbers.get(r.duplicate_of_id, "") if r.duplicate_of_id else "",
+    ]
+
+
+def rows(session: Session, filters: LedgerFilters, limit: int) -> Iterator[list[str]]:
+    """The ledger's rows as text cells, fetched in chunks (never all in memory), at most `limit` of them."""
+    co = _co_departments(session)
+    merged = select(Question.duplicate_of_id).where(Question.duplicate_of_id.is_not(None))
+    numbers = dict(session.execute(select(Question.id, Question.number).where(Question.id.in_(merged))).all())
+    result = session.execute(_statement(filters).limit(limit).execution_options(yield_per=FETCH_CHUNK))
+    for r in result:
+        yield _row(r, co, numbers)
+
+
+def page(session: Session, filters: LedgerFilters) -> tuple[list[list[str]], bool]:
+    """One page of the ledger for the screen, and whether there is a next page."""
+    stmt = _statement(filters).limit(PAGE_SIZE + 1).offset((filters.page - 1) * PAGE_SIZE)
+    co = _co_departments(session)
+    found = session.execute(stmt).all()
+    ids = [r.duplicate_of_id for r in found if r.duplicate_of_id]
+    numbers = dict(session.execute(select(Question.id, Question.number).where(Question.id.in_(ids))).all())
+    out = [_row(r, co, numbers) for r in found[:PAGE_SIZE]]
+    return out, len(found) > PAGE_SIZE
+
+
+def cap_note(limit: int) -> str:
+    return f"（已达导出上限 {limit} 行，后面的记录未导出，请缩小日期范围后分批导出。）"
+
+
+def csv_chunks(session: Session, filters: LedgerFilters, limit: int) -> Iterator[str]:
+    """The ledger as CSV text (UTF-8 with BOM for spreadsheet programs), chunk by chunk."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(HEADERS)
+    yield "\ufeff" + buffer.getvalue()
+    count = 0
+    for row in rows(session, filters, limit + 1):
+        count += 1
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([cap_note(limit)] if count > limit else row)
+        yield buffer.getvalue()
+
+
+def xlsx_file(session: Session, filters: LedgerFilters, limit: int) -> IO[bytes]:
+    """The ledger as an XLSX workbook in a temporary file (openpyxl write-only: rows are not kept in memory)."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("台账")
+    sheet.append(list(HEADERS))
+    count = 0
+    for row in rows(session, filters, limit + 1):
+        count += 1
+        sheet.append([cap_note(limit)] if count > limit else row)
+    handle = tempfile.TemporaryFile(suffix=".xlsx")
+    workbook.save(handle)
+    handle.seek(0)
+    return handle

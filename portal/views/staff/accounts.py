@@ -1,0 +1,174 @@
+"""Accounts: the admin creates, edits, disables and resets accounts; the registry (备案) per department;
+every user's own password change. Each change of rights ends the user's sessions."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, logout_user
+
+from portal.errors import NotFound, PortalError, ValidationFailed
+from portal.extensions import db
+from portal.models import StaffUser
+from portal.models.staff import ROLE_ADMIN, ROLES
+from portal.numbers import parse_positive_int
+from portal.services import admin_accounts, board
+from portal.views.common import apply_reasons, roles_required
+from portal.views.forms import options
+from portal.views.staff import ALL_ROLES, bp
+from portal.views.staff.desk_forms import AccountForm, ChangePasswordForm, CsrfForm, DisableForm, ResetPasswordForm
+
+
+def _account_form(formdata: bool = False, user: StaffUser | None = None) -> AccountForm:
+    form = AccountForm() if formdata else AccountForm(formdata=None)
+    form.role.choices = options([("", "请选择")] + list(ROLES.items()))
+    form.department.choices = options([("", "（无）")] + [(str(d.id), d.name) for d in board.departments(db.session)])
+    if user is not None and not formdata:
+        form.username.data = user.username
+        form.display_name.data = user.display_name
+        form.role.data = user.role
+        form.department.data = str(user.department_id or "")
+        form.email.data = user.email or ""
+    return form
+
+
+def _user(user_id: int) -> StaffUser:
+    try:
+        return admin_accounts.get_user(db.session, user_id)
+    except NotFound:
+        abort(404)
+
+
+def _dept(form: AccountForm) -> int | None:
+    return parse_positive_int(form.department.data or "", 10**9)
+
+
+@bp.get("/users/registry")
+@roles_required(ROLE_ADMIN)
+def registry():
+    """Each department's registered staff accounts (备案表)."""
+    return render_template("staff/accounts/registry.html", groups=admin_accounts.registry(db.session), roles=ROLES)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required(ROLE_ADMIN)
+def user_new():
+    """Create an account."""
+    form = _account_form(request.method == "POST")
+    errors: list[str] = []
+    if request.method == "POST":
+        if form.validate():
+            try:
+                user = admin_accounts.create(
+                    db.session, current_user, form.username.data or "", form.display_name.data or "",
+                    form.password.data or "", form.role.data or "", _dept(form), form.email.data or "",
+                )
+            except ValidationFailed as exc:
+                db.session.rollback()
+                errors = apply_reasons(form, exc.reasons)
+            else:
+                flash(f"已创建账号 {user.username}。", "info")
+                return redirect(url_for("staff.users"), 303)
+        form.password.data = ""
+        return render_template("staff/accounts/edit.html", form=form, user=None, errors=errors), 400
+    return render_template("staff/accounts/edit.html", form=form, user=None, errors=errors)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required(ROLE_ADMIN)
+def user_edit(user_id: int):
+    """Edit an account; disable, enable, reset its password or its authenticator."""
+    user = _user(user_id)
+    form = _account_form(request.method == "POST", user)
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                admin_accounts.update(db.session, current_user, user, form.display_name.data or "",
+                                      form.role.data or "", _dept(form), form.email.data or "")
+            except ValidationFailed as exc:
+                db.session.rollback()
+                errors = apply_reasons(form, exc.reasons)
+            else:
+                flash("已保存。", "info")
+                return redirect(url_for("staff.user_edit", user_id=user.id), 303)
+        status = 400
+    return render_template("staff/accounts/edit.html", form=form, user=user, errors=errors,
+                           disable_form=DisableForm(formdata=None), reset_form=ResetPasswordForm(formdata=None),
+                           plain_form=CsrfForm(formdata=None)), status
+
+
+def _action(user_id: int, run):
+    user = _user(user_id)
+    try:
+        run(user)
+    except PortalError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("staff.user_edit", user_id=user.id), 303)
+
+
+@bp.post("/users/<int:user_id>/disable")
+@roles_required(ROLE_ADMIN)
+def user_disable(user_id: int):
+    """Disable the account; its sessions end at once."""
+    form = DisableForm()
+    if not form.validate():
+        abort(400)
+    return _action(user_id, lambda u: admin_accounts.set_active(db.session, current_user, u, False,
+                                                                 form.reason.data or ""))
+
+
+@bp.post("/users/<int:user_id>/enable")
+@roles_required(ROLE_ADMIN)
+def user_enable(user_id: int):
+    if not CsrfForm().validate():
+        abort(400)
+    return _action(user_id, lambda u: admin_accounts.set_active(db.session, current_user, u, True, ""))
+
+
+@bp.post("/users/<int:user_id>/password")
+@roles_required(ROLE_ADMIN)
+def user_reset_password(user_id: int):
+    """Set a new password for the user; their sessions end."""
+    form = ResetPasswordForm()
+    if not form.validate():
+        abort(400)
+
+    def run(user):
+        admin_accounts.reset_password(db.session, current_user, user, form.password.data or "")
+        flash("密码已重置，该账号的所有登录已失效。", "info")
+
+    return _action(user_id, run)
+
+
+@bp.post("/users/<int:user_id>/totp-reset")
+@roles_required(ROLE_ADMIN)
+def user_reset_totp(user_id: int):
+    """Forget the user's authenticator; they enrol a new one at next sign-in."""
+    if not CsrfForm().validate():
+        abort(400)
+    return _action(user_id, lambda u: admin_accounts.reset_totp(db.session, current_user, u))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@roles_required(*ALL_ROLES)
+def change_password():
+    """Change one's own password; every session of this account ends, this one included."""
+    form = ChangePasswordForm() if request.method == "POST" else ChangePasswordForm(formdata=None)
+    errors: list[str] = []
+    if request.method == "POST":
+        if form.validate():
+            try:
+                admin_accounts.change_own_password(db.session, current_user._get_current_object(),
+                                                   form.current.data or "", form.new.data or "", form.repeat.data or "")
+            except ValidationFailed as exc:
+                db.session.rollback()
+                errors = apply_reasons(form, exc.reasons)
+            else:
+                logout_user()
+                session.clear()
+                flash("密码已修改，请用新密码重新登录。", "info")
+                return redirect(url_for("auth.login"), 303)
+        return render_template("staff/accounts/password.html", form=form, errors=errors), 400
+    return render_template("staff/accounts/password.html", form=form, errors=errors)

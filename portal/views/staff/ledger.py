@@ -1,0 +1,108 @@
+"""The ledger (台账) on screen and as CSV / XLSX exports (streamed, capped), and the staff statistics page."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, render_template, request, send_file, stream_with_context
+from flask_login import current_user
+
+from portal.errors import ValidationFailed
+from portal.extensions import db
+from portal.models.question import CATEGORIES, RATINGS, STATUS_LABELS
+from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_SPOKESPERSON
+from portal.services import board, ledger, stats
+from portal.timeutil import to_beijing, utcnow
+from portal.views import charts
+from portal.views.common import roles_required
+from portal.views.staff import bp
+
+LEDGER_ROLES = (ROLE_OFFICE, ROLE_ADMIN, ROLE_SPOKESPERSON)
+
+
+def _choices() -> dict:
+    return {
+        "departments": board.departments(db.session), "categories": CATEGORIES, "statuses": STATUS_LABELS,
+        "ratings": RATINGS,
+    }
+
+
+def _invalid(exc: ValidationFailed):
+    raw = {k: str(request.args.get(k, ""))[:100] for k in ("since", "until", "department", "category", "status",
+                                                           "rating", "major")}
+    return render_template("staff/ledger/ledger.html", rows=[], has_next=False, filters=None, raw=raw,
+                           headers=ledger.HEADERS, errors=list(exc.reasons.values()), **_choices()), 400
+
+
+@bp.get("/ledger")
+@roles_required(*LEDGER_ROLES)
+def ledger_page():
+    """Every item with its times, department, category, status and rating; filters; export links."""
+    try:
+        filters = ledger.parse_ledger_filters(db.session, request.args)
+    except ValidationFailed as exc:
+        return _invalid(exc)
+    rows, has_next = ledger.page(db.session, filters)
+    return render_template("staff/ledger/ledger.html", rows=rows, has_next=has_next, filters=filters, raw=filters.raw,
+                           headers=ledger.HEADERS, errors=[], **_choices())
+
+
+def _filename(ext: str) -> str:
+    return f"ledger-{to_beijing(utcnow()):%Y%m%d-%H%M}.{ext}"
+
+
+@bp.get("/ledger.csv")
+@roles_required(*LEDGER_ROLES)
+def ledger_csv():
+    """The ledger as CSV, streamed row by row (a huge range never sits in memory), capped."""
+    try:
+        filters = ledger.parse_ledger_filters(db.session, request.args)
+    except ValidationFailed as exc:
+        return _invalid(exc)
+    limit = int(current_app.config["EXPORT_MAX_ROWS"])
+    body = stream_with_context(ledger.csv_chunks(db.session, filters, limit))
+    return Response(body, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{_filename("csv")}"'})
+
+
+@bp.get("/ledger.xlsx")
+@roles_required(*LEDGER_ROLES)
+def ledger_xlsx():
+    """The ledger as an Excel workbook (openpyxl write-only into a temporary file), capped."""
+    try:
+        filters = ledger.parse_ledger_filters(db.session, request.args)
+    except ValidationFailed as exc:
+        return _invalid(exc)
+    handle = ledger.xlsx_file(db.session, filters, int(current_app.config["EXPORT_MAX_ROWS"]))
+    return send_file(handle, as_attachment=True, download_name=_filename("xlsx"),
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@bp.get("/stats")
+@roles_required(*LEDGER_ROLES)
+def staff_stats():
+    """The month's figures per department plus the last 12 months' trends, and the summary export."""
+    try:
+        month = stats.parse_month(request.args.get("month")) or stats.month_key(utcnow())
+    except ValidationFailed as exc:
+        return render_template("errors/error.html", code=400, title="请求有误",
+                               message=exc.reasons["month"]), 400
+    figures = stats.month_stats(db.session, month)
+    months = stats.trend(db.session, stats.add_months(month, -11), month)
+    return render_template(
+        "staff/ledger/stats.html", month=month, figures=figures, months=months,
+        dept_chart=charts.department_bars(figures), trend_chart=charts.trend_lines(months),
+        rate_chart=charts.rate_lines(months), pct=stats.percent, hrs=stats.hours_text, user=current_user,
+    )
+
+
+@bp.get("/stats/summary")
+@roles_required(*LEDGER_ROLES)
+def stats_summary():
+    """The monthly summary skeleton (月度舆情小结) as a Markdown text file to finish by hand."""
+    try:
+        month = stats.parse_month(request.args.get("month")) or stats.month_key(utcnow())
+    except ValidationFailed as exc:
+        return render_template("errors/error.html", code=400, title="请求有误",
+                               message=exc.reasons["month"]), 400
+    text = stats.summary_text(db.session, month, current_app.config["OFFICE_NAME"])
+    return Response(text, mimetype="text/markdown; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="summary-{month}.md"'})
