@@ -10,13 +10,13 @@ import os
 import shutil
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
 from markupsafe import escape
-from whoosh import fields, highlight, index, sorting
+from whoosh import fields, highlight, index
 from whoosh.query import And, AndMaybe, DateRange, Every, Or, Term
 
 from portal.search import Hit, IndexDocument, IndexUnavailable, SearchQuery, SearchResult
@@ -236,14 +236,15 @@ class WhooshBackend:
 
     @staticmethod
     def _word_query(terms: list[str], all_words: bool, optional: list[str] = ()):
-        """Match on `text` (AND or OR of the words), with the title's words as a score bonus."""
+        """(match, scored): the words on `text` (AND or OR) that decide the hits, and the same with the title's
+        words and any optional common words as a score bonus."""
         def join(parts, kind):
             return parts[0] if len(parts) == 1 else kind(parts)
 
         required = [Term("text", t) for t in terms if t not in optional]
         match = join(required, And if all_words else Or) if required else join([Term("text", t) for t in terms], Or)
         bonus = [Term("title", t) for t in terms] + [Term("text", t) for t in optional]
-        return AndMaybe(match, join(bonus, Or)) if bonus else match
+        return match, (AndMaybe(match, join(bonus, Or)) if bonus else match)
 
     @staticmethod
     def _filter(query: SearchQuery):
@@ -278,7 +279,7 @@ class WhooshBackend:
         filt = self._filter(query)
         if not terms:
             base = filt if filt is not None else Every()
-            return self._run(searcher, query, base, None, terms, True, sort_by_date=True)
+            return self._run(searcher, query, (base, base), None, terms, True, sort_by_date=True)
         words = self._word_query(terms, all_words=True, optional=self._common(searcher, terms))
         result = self._run(searcher, query, words, filt, terms, True)
         if result.total == 0:
@@ -288,18 +289,28 @@ class WhooshBackend:
         return result
 
     def _run(self, searcher, query, words, filt, terms, all_words, sort_by_date=False) -> SearchResult:
-        # One pass: the collector sees every match (exact total, facet counts) and keeps the top page.
+        match, scored = words
+        # Two cheap passes beat one that scores every match: the scored search only ranks the page (Whoosh may
+        # skip blocks that cannot reach it), and an unscored walk of the matching documents gives the exact
+        # total and the facet counts from the department column.
         limit = query.page * query.per_page
-        kwargs = {"limit": limit, "filter": filt, "groupedby": sorting.FieldFacet("department"), "terms": False}
         if sort_by_date:
-            kwargs.update(sortedby="published", reverse=True)
-        results = searcher.search(words, **kwargs)
-        facets = {k: len(v) for k, v in results.groups("department").items() if k != "-"}
+            results = searcher.search(scored, limit=limit, filter=filt, sortedby="published", reverse=True)
+        else:
+            results = searcher.search(scored, limit=limit, filter=filt, terms=False)
+        counted = And([match, filt]) if filt is not None else match
+        docnums = list(counted.docs(searcher))
+        facets: Counter = Counter()
+        reader = searcher.reader()
+        if docnums and reader.has_column("department"):
+            column = reader.column_reader("department")
+            facets.update(column[docnum] for docnum in docnums)
+        facets.pop("-", None)
         page_hits = results[(query.page - 1) * query.per_page : limit]
         highlight_terms = frozenset(terms) if query.highlight else frozenset()
         hits = [self._hit(h.fields(), h.score, highlight_terms) for h in page_hits]
         return SearchResult(
-            hits=hits, total=len(results), page=query.page, per_page=query.per_page, facets=facets,
+            hits=hits, total=len(docnums), page=query.page, per_page=query.per_page, facets=dict(facets),
             matched_all_words=all_words, terms=terms,
         )
 
