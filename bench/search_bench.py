@@ -450,18 +450,14 @@ class Fts5:
 
 def phase_breakdown(backend: WhooshBackend, text: str) -> dict:
     """The phases of WhooshBackend._search/_run for one highlighted query, timed separately (ms)."""
-    from whoosh import highlight as wh_highlight
-
-    from portal.search.whoosh_backend import SNIPPET_CHARS, _MarkFormatter
-
     searcher, _ = backend._searcher()
     out = {}
     t = time.perf_counter()
     terms = query_terms(text)
     out["segment"] = time.perf_counter() - t
-    query = backend._word_query(terms, all_words=True)
+    match, scored = backend._word_query(terms, all_words=True, optional=backend._common(searcher, terms))
     t = time.perf_counter()
-    docnums = list(query.docs(searcher))
+    docnums = list(match.docs(searcher))
     out["docs() pass"] = time.perf_counter() - t
     t = time.perf_counter()
     reader = searcher.reader()
@@ -470,20 +466,17 @@ def phase_breakdown(backend: WhooshBackend, text: str) -> dict:
         Counter(column[d] for d in docnums)
     out["facets"] = time.perf_counter() - t
     if not docnums:
-        wider = search_terms(text)
-        query = backend._word_query(wider, all_words=False)
+        terms = search_terms(text)
+        match, scored = backend._word_query(terms, all_words=False)
         t = time.perf_counter()
-        docnums = list(query.docs(searcher))
+        docnums = list(match.docs(searcher))
         out["OR fallback docs()"] = time.perf_counter() - t
     t = time.perf_counter()
-    results = searcher.search(query, limit=10, terms=False)
-    page = results[0:10]
+    page = searcher.search(scored, limit=10, terms=False)[0:10]
     out["scored search"] = time.perf_counter() - t
     t = time.perf_counter()
-    results.fragmenter = wh_highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=40)
-    results.formatter = _MarkFormatter()
     for h in page:
-        backend._hit(h, True)
+        backend._hit(h.fields(), h.score, frozenset(terms))
     out["hits + highlights"] = time.perf_counter() - t
     out["hits"] = len(docnums)
     return out

@@ -16,10 +16,10 @@ from datetime import time as dtime
 from pathlib import Path
 
 from markupsafe import escape
-from whoosh import fields, highlight, index
+from whoosh import fields, index
 from whoosh.query import And, AndMaybe, DateRange, Every, Or, Term
 
-from portal.search import Hit, IndexDocument, IndexUnavailable, SearchQuery, SearchResult
+from portal.search import Hit, IndexDocument, IndexUnavailable, SearchQuery, SearchResult, snippets
 from portal.search.analysis import chinese_analyzer, query_terms, search_terms
 from portal.timeutil import BEIJING
 
@@ -49,23 +49,6 @@ def make_schema() -> fields.Schema:
         category=fields.ID(stored=True),
         published=fields.DATETIME(stored=True, sortable=True),
     )
-
-
-class _MarkFormatter(highlight.Formatter):
-    """Escaped text with the matched words in <mark>."""
-
-    between = "…"
-
-    def format_token(self, text, token, replace=False):
-        return f"<mark>{escape(highlight.get_text(text, token, replace))}</mark>"
-
-    def _text(self, text):
-        return str(escape(text))
-
-
-_ANALYZER = chinese_analyzer()
-_FRAGMENTER = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=40)
-_FORMATTER = _MarkFormatter()
 
 
 def _fields_for(doc: IndexDocument) -> dict:
@@ -314,16 +297,12 @@ class WhooshBackend:
             matched_all_words=all_words, terms=terms,
         )
 
-    @staticmethod
-    def _highlight(text: str, terms: frozenset[str], top: int) -> str:
-        if not text or not terms:
-            return ""
-        return highlight.highlight(text, terms, _ANALYZER, _FRAGMENTER, _FORMATTER, top=top)
-
     @classmethod
     def _hit(cls, f: dict, score: float | None, terms: frozenset[str]) -> Hit:
-        title_html = cls._highlight(f["title"], terms, 1)
-        snippet = cls._highlight(f.get("body", ""), terms, 2) or cls._highlight(f.get("reply", ""), terms, 2)
+        title_html = snippets.mark_all(f["title"], terms) if terms else ""
+        snippet = ""
+        if terms:
+            snippet = snippets.fragments(f.get("body", ""), terms) or snippets.fragments(f.get("reply", ""), terms)
         if not title_html:
             title_html = str(escape(f["title"]))
         if not snippet:
