@@ -70,7 +70,15 @@ def test_two_processes_publishing_at_once_lose_no_document(app, staff, database_
         assert result.total == 2 * PER_PROCESS
 
 
-def test_indexer_thread_makes_a_published_answer_searchable(make_app, staff):
+@pytest.fixture
+def stop_indexer():
+    from portal.search.indexer import stop_threads
+
+    yield
+    stop_threads()
+
+
+def test_indexer_thread_makes_a_published_answer_searchable(make_app, staff, stop_indexer):
     app = make_app(SEARCH_INDEXER_THREAD=True)
     client = app.test_client()
     from tests.conftest import AuthActions, ask_and_get_code, csrf_token

@@ -105,11 +105,39 @@ def writer_lock(root: str, blocking: bool) -> Iterator[bool]:
         os.close(fd)
 
 
+DRAIN_LOCK = 0x5E_A4C5  # PostgreSQL advisory lock key: one drainer across every app server
+
+
+@contextmanager
+def database_lock(session: Session, blocking: bool) -> Iterator[bool]:
+    """On PostgreSQL, a session-level advisory lock on a dedicated connection, so drainers on several servers
+    never read a question's state and write it to the shared index out of order. Elsewhere a no-op."""
+    engine = session.get_bind()
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        if blocking:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": DRAIN_LOCK})
+            got = True
+        else:
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": DRAIN_LOCK}).scalar())
+        conn.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": DRAIN_LOCK})
+                conn.commit()
+
+
 def drain(session: Session, backend, root: str, blocking: bool = True, limit: int | None = None) -> int:
     """Apply pending outbox rows to the backend; returns how many rows were applied."""
     applied = 0
-    with writer_lock(root, blocking) as got:
-        if not got:
+    with writer_lock(root, blocking) as got, database_lock(session, blocking) as got_db:
+        if not (got and got_db):
             return 0
         while limit is None or applied < limit:
             rows = session.execute(select(SearchOutbox.id, SearchOutbox.question_id).order_by(SearchOutbox.id)
@@ -198,3 +226,14 @@ def ensure_thread(app: Flask) -> None:
             thread = IndexerThread(app)
             _threads[pid] = thread
             thread.start()
+
+
+def stop_threads(timeout: float = 5.0) -> None:
+    """Stop this process's indexer thread (tests, and a clean shutdown)."""
+    with _thread_lock:
+        threads = list(_threads.values())
+        _threads.clear()
+    for thread in threads:
+        thread.stopping.set()
+        thread.wake.set()
+        thread.join(timeout)
