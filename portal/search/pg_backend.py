@@ -230,13 +230,20 @@ class PostgresBackend:
         """One statement: the matches (ranked once), facet counts over all of them, and the page's rows."""
         params: dict = {"limit": query.per_page, "offset": (query.page - 1) * query.per_page}
         where = _filters(query, params)
+        # The SQL is assembled from fixed fragments and generated placeholder names only; every value the user
+        # typed (words, filters, dates) travels as a bind parameter in `params`.
         if words is None:  # browse: filters only, newest first
-            matches = f"SELECT d.question_id, d.department, d.published_at, 0::real AS rank " \
-                      f"FROM search_document d WHERE true{where}"
+            matches = (
+                "SELECT d.question_id, d.department, d.published_at, 0::real AS rank "
+                f"FROM search_document d WHERE true{where}"  # nosec B608
+            )
         else:
-            matches = f"SELECT d.question_id, d.department, d.published_at, {RANK} AS rank " \
-                      f"FROM search_document d, (SELECT {_tsquery(words, all_words, params)} AS q) q " \
-                      f"WHERE d.tsv @@ q.q{where}"
+            matches = (
+                f"SELECT d.question_id, d.department, d.published_at, {RANK} AS rank "  # nosec B608
+                f"FROM search_document d, (SELECT {_tsquery(words, all_words, params)} AS q) q "
+                f"WHERE d.tsv @@ q.q{where}"
+            )
+        # Fixed SQL fragments and generated placeholder names only: values are bind parameters.
         sql = f"""
             WITH m AS MATERIALIZED ({matches}),
             f AS (SELECT coalesce(jsonb_object_agg(department, n), '{{}}'::jsonb) AS facets
@@ -246,7 +253,7 @@ class PostgresBackend:
             SELECT f.facets, p.rank, {_COLUMNS}
             FROM f LEFT JOIN (p JOIN search_document d ON d.question_id = p.question_id) ON true
             ORDER BY p.rank DESC, p.published_at DESC, p.question_id DESC
-        """
+        """  # nosec B608
         rows = conn.execute(text(sql), params).all()
         facets: dict[str, int] = dict(rows[0].facets) if rows else {}
         total = sum(facets.values())
@@ -284,12 +291,13 @@ class PostgresBackend:
             if cached is not None:
                 return cached
             params: dict = {"k": k}
+            # Fixed SQL fragments and generated placeholder names only: values are bind parameters.
             sql = f"""
                 SELECT {RANK} AS rank, {_COLUMNS}
                 FROM search_document d, (SELECT {_tsquery(terms, False, params)} AS q) q
                 WHERE d.tsv @@ q.q
                 ORDER BY rank DESC, d.published_at DESC, d.question_id DESC LIMIT :k
-            """
+            """  # nosec B608
             hits = [self._hit(r, frozenset()) for r in conn.execute(text(sql), params)]
         self._remember(key, hits)
         return hits
