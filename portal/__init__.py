@@ -13,9 +13,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from portal import config as portal_config
 
 
-def _sqlite_pragmas(synchronous: str):
+def _sqlite_pragmas(synchronous: str, max_page_count: int | None = None):
     def on_connect(dbapi_connection, connection_record) -> None:  # noqa: ARG001
         cursor = dbapi_connection.cursor()
+        if max_page_count:  # a size cap (fault drills reproduce a full disk with it)
+            cursor.execute(f"PRAGMA max_page_count={int(max_page_count)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -83,7 +85,11 @@ def _init_extensions(app: Flask) -> None:
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            event.listen(db.engine, "connect", _sqlite_pragmas(app.config["SQLITE_SYNCHRONOUS"]))
+            event.listen(
+                db.engine,
+                "connect",
+                _sqlite_pragmas(app.config["SQLITE_SYNCHRONOUS"], app.config.get("SQLITE_MAX_PAGE_COUNT")),
+            )
 
 
 def _init_search(app: Flask) -> None:

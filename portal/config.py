@@ -69,6 +69,8 @@ DEFAULTS: dict[str, Any] = {
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": 8 * 3600,
     "SQLITE_SYNCHRONOUS": "FULL",
+    # Optional cap on the SQLite file's size in pages (0: none); bench/faults.py uses it to fill the "disk".
+    "SQLITE_MAX_PAGE_COUNT": 0,
     # argon2id cost: the library defaults (OWASP: >= 19 MiB, t >= 2); tests lower them for speed.
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_KIB": 65536,
@@ -128,6 +130,7 @@ _ENV_TYPED = {
     "MAX_CONTENT_LENGTH": int,
     "SESSION_COOKIE_SECURE": bool,
     "SQLITE_SYNCHRONOUS": str,
+    "SQLITE_MAX_PAGE_COUNT": int,
     "ARGON2_TIME_COST": int,
     "ARGON2_MEMORY_KIB": int,
     "ARGON2_PARALLELISM": int,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from portal.errors import PortalError
@@ -42,6 +43,13 @@ def register(app: Flask) -> None:
 
             return render_ask(_ask_form(), [CSRF_MESSAGE], 400)
         return error_page(400, CSRF_MESSAGE)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError):
+        # Full disk, a lock held too long, a lost connection: the write did not happen; say so, with a 503.
+        app.logger.exception("database error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return error_page(503, "系统暂时无法保存您的操作（存储繁忙或已满），操作未生效，请稍后再试。浏览页面不受影响。")
 
     @app.errorhandler(PortalError)
     def portal_error(exc: PortalError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from sqlalchemy.exc import OperationalError
 
 from portal.errors import PortalError, ValidationFailed
 from portal.extensions import db, limiter
@@ -15,6 +16,8 @@ from portal.views.common import apply_reasons
 from portal.views.forms import AskForm, options
 
 bp = Blueprint("questions", __name__)
+
+STORE_FAILED_MESSAGE = "系统暂时无法保存留言（存储繁忙或已满），您的留言尚未提交。下面保留了您填写的内容，请稍后再试。"
 
 
 @bp.get("/questions")
@@ -112,6 +115,11 @@ def ask():
     except PortalError as exc:
         db.session.rollback()
         return render_ask(form, [exc.message], exc.status_code)
+    except OperationalError:
+        # The database refused the write (full disk, locked too long): nothing was stored; keep what was typed.
+        db.session.rollback()
+        current_app.logger.exception("question could not be stored")
+        return render_ask(form, [STORE_FAILED_MESSAGE], 503)
     session["asked"] = {"number": question.number, "code": code}
     return redirect(url_for("questions.ask_done"), 303)
 
