@@ -57,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ASK": "20 per hour",
     "RATELIMIT_TRACK": "30 per minute",
     "RATELIMIT_LOGIN": "10 per minute",
+    "RATELIMIT_SEARCH": "120 per minute",
     # Number of proxies in front (nginx = 1) whose X-Forwarded-For may be trusted.
     "PROXY_COUNT": 0,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
@@ -126,6 +127,7 @@ _ENV_TYPED = {
     "RATELIMIT_ASK": str,
     "RATELIMIT_TRACK": str,
     "RATELIMIT_LOGIN": str,
+    "RATELIMIT_SEARCH": str,
     "PROXY_COUNT": int,
     "MAX_CONTENT_LENGTH": int,
     "SESSION_COOKIE_SECURE": bool,

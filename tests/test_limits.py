@@ -26,3 +26,41 @@ def test_track_is_throttled_per_client(make_app):
     data = {"number": "2026010100001", "code": "AAAA-BBBB-CCCC", "csrf_token": token}
     assert [client.post("/track", data=data).status_code for _ in range(2)] == [404, 404]
     assert client.post("/track", data=data).status_code == 429
+
+
+def test_search_is_throttled_per_client(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_SEARCH="3 per minute", RATELIMIT_STORAGE_URI="memory://")
+    client = app.test_client()
+    codes = [client.get("/search?q=路灯").status_code for _ in range(4)]
+    assert codes[:3] != [429, 429, 429] and codes[3] == 429
+    assert "操作过于频繁" in client.get("/search?q=路灯").get_data(as_text=True)
+
+
+def test_limits_are_shared_across_workers_through_redis(make_app, staff):
+    import uuid
+
+    import redis
+
+    from tests.conftest import need_service
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        need_service("Redis is not running on 127.0.0.1:6379")
+    limit = {"RATELIMIT_ENABLED": True, "RATELIMIT_LOGIN": "3 per minute", "RATELIMIT_STORAGE_URI": url,
+             "RATELIMIT_KEY_PREFIX": f"portal-test-{uuid.uuid4().hex}"}
+    worker_a = make_app(**limit).test_client()
+    worker_b = make_app(**limit).test_client()
+    token_a, token_b = csrf_token(worker_a, "/login"), csrf_token(worker_b, "/login")
+    wrong = {"username": "office", "password": "wrong"}
+    assert worker_a.post("/login", data={**wrong, "csrf_token": token_a}).status_code == 401
+    assert worker_b.post("/login", data={**wrong, "csrf_token": token_b}).status_code == 401
+    assert worker_a.post("/login", data={**wrong, "csrf_token": token_a}).status_code == 401
+    # The fourth attempt is refused by the other worker: the count lives in Redis, not in either process.
+    assert worker_b.post("/login", data={**wrong, "csrf_token": token_b}).status_code == 429
+    server = redis.Redis.from_url(url)
+    keys = server.keys(limit["RATELIMIT_KEY_PREFIX"] + "*")
+    assert keys, "the limiter did not store its counts in Redis"
+    assert all(b"127.0.0.1" not in key for key in keys)  # keyed by the HMAC fingerprint, never the address
+    server.delete(*keys)

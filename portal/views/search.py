@@ -6,7 +6,7 @@ from datetime import date
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.models.question import CATEGORIES
 from portal.numbers import parse_positive_int
 from portal.search import IndexUnavailable, SearchQuery, backend
@@ -52,6 +52,7 @@ def _parse(args) -> tuple[SearchQuery | None, dict[str, str]]:
 
 
 @bp.get("/search")
+@limiter.limit(lambda: current_app.config["RATELIMIT_SEARCH"])
 def search_page():
     """Ranked results with highlighted snippets, the total, facets by department, help when nothing matches."""
     departments = board.departments(db.session)
@@ -72,6 +73,7 @@ def search_page():
 
 
 @bp.get("/search/similar")
+@limiter.limit(lambda: current_app.config["RATELIMIT_SEARCH"])
 def similar():
     """JSON: up to 5 answered questions similar to a title being typed on the ask page."""
     title = " ".join(request.args.get("title", "").split())[:QUERY_MAX]
