@@ -58,6 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_TRACK": "30 per minute",
     "RATELIMIT_LOGIN": "10 per minute",
     "RATELIMIT_SEARCH": "120 per minute",
+    "RATELIMIT_REPORT": "10 per hour",
+    # A published item is hidden pending review after this many reports from distinct clients.
+    "REPORT_HIDE_THRESHOLD": 3,
     # Number of proxies in front (nginx = 1) whose X-Forwarded-For may be trusted.
     "PROXY_COUNT": 0,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
@@ -128,6 +131,8 @@ _ENV_TYPED = {
     "RATELIMIT_TRACK": str,
     "RATELIMIT_LOGIN": str,
     "RATELIMIT_SEARCH": str,
+    "RATELIMIT_REPORT": str,
+    "REPORT_HIDE_THRESHOLD": int,
     "PROXY_COUNT": int,
     "MAX_CONTENT_LENGTH": int,
     "SESSION_COOKIE_SECURE": bool,

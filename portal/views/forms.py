@@ -17,6 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.models.question import CATEGORIES, RATINGS, REJECT_REASONS
+from portal.models.report import REPORT_REASONS
 from portal.services.questions import (
     BODY_MAX,
     BODY_MIN,
@@ -165,6 +166,18 @@ class PublishForm(FlaskForm):
     """Publish a saved reply (a bare CSRF-protected button)."""
 
     submit = SubmitField("发布答复")
+
+
+class ReportForm(FlaskForm):
+    """A citizen reports a published item."""
+
+    reason = RadioField(
+        "举报理由",
+        choices=options(REPORT_REASONS.items()),
+        validate_choice=False,
+        validators=[DataRequired("请选择举报理由。")],
+    )
+    submit = SubmitField("提交举报")
 
 
 class HideForm(FlaskForm):

@@ -131,3 +131,34 @@ def ask_done():
     response = current_app.make_response(render_template("questions/ask_done.html", shown=shown))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.route("/questions/<number>/report", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_REPORT"], methods=["POST"])
+def report(number: str):
+    """Report a published item; enough distinct reports hide it until the office reviews it."""
+    from portal.services.reports import report_question
+    from portal.views.forms import ReportForm
+
+    if not is_ascii_digits(number) or len(number) > 20:
+        abort(404)
+    question = board.get_published(db.session, number)
+    if question is None:
+        abort(404)
+    form = ReportForm()
+    if request.method == "GET":
+        return render_template("questions/report.html", q=question, form=form, errors=[], done=False)
+    if not form.validate():
+        return render_template("questions/report.html", q=question, form=form, errors=[], done=False), 400
+    try:
+        report_question(db.session, question, current_fingerprints(), form.reason.data or "",
+                        int(current_app.config["REPORT_HIDE_THRESHOLD"]))
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return render_template("questions/report.html", q=question, form=form,
+                               errors=apply_reasons(form, exc.reasons), done=False), 400
+    except PortalError as exc:
+        db.session.rollback()
+        return render_template("questions/report.html", q=question, form=form, errors=[exc.message],
+                               done=False), exc.status_code
+    return render_template("questions/report.html", q=question, form=form, errors=[], done=True)

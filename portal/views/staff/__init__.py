@@ -272,3 +272,12 @@ def unhide(question_id: int):
 
 # The desk, ledger, memos and accounts pages register their routes on this blueprint.
 from portal.views.staff import accounts, desk, ledger, memos  # noqa: E402, F401
+
+
+@bp.get("/reports")
+@roles_required(ROLE_OFFICE)
+def reports():
+    """Items citizens reported; those hidden by reports wait here for review (restore from the question page)."""
+    from portal.services.reports import reported_items
+
+    return render_template("staff/reports.html", items=reported_items(db.session))
