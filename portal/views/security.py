@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request, session
+from flask import Flask, abort, request, session
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -11,7 +11,14 @@ CSP = (
 
 
 def register(app: Flask) -> None:
-    """Add the after-request hook."""
+    """Add the request guard and the after-request hook."""
+
+    @app.before_request
+    def limit_form_fields():
+        # Werkzeug's MAX_FORM_PARTS covers multipart forms only; a URL-encoded form is counted here (413).
+        if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
+            if sum(len(values) for _, values in request.form.lists()) > int(app.config["MAX_FORM_PARTS"]):
+                abort(413)
 
     @app.after_request
     def headers(response):
