@@ -142,7 +142,8 @@ class RejectForm(FlaskForm):
         validators=[DataRequired("请选择不予受理的理由。")],
     )
     note = StringField(
-        "说明（内部）", id="reject-note", filters=[_strip], validators=[Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")]
+        "说明（内部）", id="reject-note", filters=[_strip],
+        validators=[Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")],
     )
     submit = SubmitField("不予受理")
 

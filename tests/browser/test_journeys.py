@@ -224,3 +224,16 @@ def test_pages_work_without_javascript(new_context, site):
     _ask(page, "东坪乡小学门口缺少减速带", "东坪乡中心小学门口的公路车速很快，学生上下学过马路很危险，建议设置减速带和警示标志。")
     expect(page.get_by_role("heading", level=1)).to_have_text("留言已提交")
     expect(page.locator(".receipt .code")).to_be_visible()
+
+
+def test_bulletins_and_answers_print_as_documents(new_context, site):
+    page = new_context().new_page()
+    page.emulate_media(media="print")
+    for path in ["/incidents/qingshi-flood", "/questions"]:
+        page.goto(path)
+        if path == "/questions":
+            page.locator(".question-list a").first.click()
+        for chrome in [".site-header", ".site-footer", ".crisis-banner", ".skip-link"]:
+            expect(page.locator(chrome)).to_be_hidden()
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+    page.pdf(path=str(site.log.parent / "answer.pdf"))  # prints without error (A4 by default)
