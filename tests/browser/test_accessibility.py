@@ -14,6 +14,9 @@ PUBLIC_PAGES = ["/", "/questions", "/ask", "/track", "/search?q=路灯", "/incid
 STAFF_PAGES = {"office": ["/staff/", "/staff/desk", "/staff/stats", "/staff/ledger", "/staff/clock"],
                "spokesperson": ["/staff/bulletins", "/staff/bulletins/1"]}
 SERIOUS = ("serious", "critical")
+# Moderate findings that the issue names explicitly (headings in order, landmarks) fail too.
+ALSO_FAIL = {"heading-order", "landmark-one-main", "landmark-unique", "page-has-heading-one", "region",
+             "landmark-no-duplicate-banner", "landmark-no-duplicate-contentinfo", "empty-heading"}
 
 
 def _axe_path() -> Path:
@@ -40,7 +43,7 @@ def _violations(page, axe_js: Path) -> list[str]:
     )
     found = []
     for v in result["violations"]:
-        if v["impact"] in SERIOUS:
+        if v["impact"] in SERIOUS or v["id"] in ALSO_FAIL:
             targets = "; ".join(" ".join(n["target"]) for n in v["nodes"][:5])
             found.append(f"{v['id']} ({v['impact']}, {len(v['nodes'])} nodes): {v['help']} -> {targets}")
     return found
