@@ -240,3 +240,16 @@ def test_bulletins_and_answers_print_as_documents(new_context, site):
             expect(page.locator(chrome)).to_be_hidden()
         expect(page.get_by_role("heading", level=1)).to_be_visible()
     page.pdf(path=str(site.log.parent / "answer.pdf"))  # prints without error (A4 by default)
+
+
+def test_no_request_leaves_the_site(new_context, site):
+    """No CDN, web font or analytics: every request the pages make goes to the site itself."""
+    page = new_context(WIDTHS["phone"]).new_page()
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    for path in ["/", "/questions", "/ask", "/search?q=路灯", "/incidents/qingshi-flood", "/stats", "/media"]:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+    assert requested
+    outside = [url for url in requested if not url.startswith(site.base + "/")]
+    assert not outside, outside
