@@ -253,3 +253,19 @@ def test_no_request_leaves_the_site(new_context, site):
     assert requested
     outside = [url for url in requested if not url.startswith(site.base + "/")]
     assert not outside, outside
+
+
+def test_tap_targets_are_at_least_44px_on_a_phone(new_context, site):
+    page = new_context(WIDTHS["phone"]).new_page()
+    small = {}
+    for path in ["/", "/questions", "/ask", "/track", "/search?q=路灯", "/media"]:
+        page.goto(path)
+        found = page.evaluate(
+            "() => [...document.querySelectorAll('.site-header a, .site-footer a, button, .button, input, select')]"
+            ".filter(e => e.offsetParent !== null && !e.closest('.hp') && e.type !== 'hidden')"
+            ".map(e => [e.textContent.trim() || e.id || e.name, Math.round(e.getBoundingClientRect().height)])"
+            ".filter(([, h]) => h < 44)"
+        )
+        if found:
+            small[path] = found
+    assert not small, small
