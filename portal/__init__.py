@@ -123,6 +123,7 @@ def _register_blueprints(app: Flask) -> None:
         errors,
         feeds,
         incidents,
+        media,
         public,
         questions,
         search,
@@ -134,7 +135,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.views.staff import bp as staff_bp
     from portal.views.staff import bulletins as _staff_bulletins  # noqa: F401  (adds its routes to staff_bp)
 
-    for module in (public, questions, track, auth, search, incidents, feeds, subscribe, api, stats):
+    for module in (public, questions, track, auth, search, incidents, feeds, subscribe, api, stats, media):
         app.register_blueprint(module.bp)
     app.register_blueprint(staff_bp)
     errors.register(app)

@@ -168,12 +168,19 @@ def purge_contacts_command(days: int | None) -> None:
 def reindex() -> None:
     """Rebuild the search index from the database into a new directory and swap it in atomically."""
     from portal.search import backend
-    from portal.search.indexer import drain, rebuild
+    from portal.search.indexer import count_public, drain, rebuild
 
     started = time.perf_counter()
     root = current_app.config["SEARCH_INDEX_DIR"]
     click.echo(f"正在重建搜索索引（{backend().name}）……", err=True)
-    count = rebuild(db.session, backend(), root)
+    with click.progressbar(length=count_public(db.session), label="索引中", file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(n: int) -> None:
+            bar.update(n - done[0])
+            done[0] = n
+
+        count = rebuild(db.session, backend(), root, progress)
     drained = drain(db.session, backend(), root)
     elapsed = time.perf_counter() - started
     click.echo(f"已重建搜索索引：{count} 条，用时 {elapsed:.1f} 秒（{count / max(elapsed, 1e-9):.0f} 条/秒）；"

@@ -162,3 +162,12 @@ def test_init_db_and_users_table_exists(runner, app):
     result = runner.invoke(args=["init-db"])
     assert result.exit_code == 0 and "数据库已就绪" in result.output
     assert _count(app, StaffUser) == 0
+
+
+def test_reindex_shows_progress_and_the_count(app, runner):
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    published = _count(app, Question, Question.status == "published")
+    result = runner.invoke(args=["reindex"])
+    assert result.exit_code == 0, result.output
+    # click's progress bar goes to stderr (shown on a terminal); the summary line carries the count.
+    assert f"已重建搜索索引：{published} 条" in result.output

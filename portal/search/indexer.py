@@ -11,13 +11,13 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from portal.models import Department, Question, SearchOutbox
@@ -154,9 +154,29 @@ def drain(session: Session, backend, root: str, blocking: bool = True, limit: in
     return applied
 
 
-def _rebuild_locked(session: Session, backend) -> int:
+def count_public(session: Session) -> int:
+    """How many questions a rebuild will index at most (published and not hidden)."""
+    return session.scalar(
+        select(func.count(Question.id)).where(Question.status == PUBLISHED, Question.hidden_at.is_(None))
+    ) or 0
+
+
+def _counted(stream: Iterator[IndexDocument], progress: Callable[[int], None], every: int) -> Iterator[IndexDocument]:
+    done = 0
+    for doc in stream:
+        yield doc
+        done += 1
+        if done % every == 0:
+            progress(done)
+    progress(done)
+
+
+def _rebuild_locked(session: Session, backend, progress: Callable[[int], None] | None = None) -> int:
     started = utcnow()
-    count = backend.rebuild(None, stream=all_documents(session))
+    stream = all_documents(session)
+    if progress is not None:
+        stream = _counted(stream, progress, 200)
+    count = backend.rebuild(None, stream=stream)
     # Anything changed while the new index was being written is applied again by the next drain.
     changed = session.scalars(select(Question.id).where(Question.updated_at >= started - timedelta(seconds=5)))
     for qid in changed:
@@ -165,10 +185,13 @@ def _rebuild_locked(session: Session, backend) -> int:
     return count
 
 
-def rebuild(session: Session, backend, root: str) -> int:
-    """Rebuild the whole index from the database and swap it in; changes made meanwhile are re-queued."""
+def rebuild(session: Session, backend, root: str, progress: Callable[[int], None] | None = None) -> int:
+    """Rebuild the whole index from the database and swap it in; changes made meanwhile are re-queued.
+
+    `progress`, when given, is called with the number of documents written so far (every 200 and at the end).
+    """
     with writer_lock(root, blocking=True):
-        return _rebuild_locked(session, backend)
+        return _rebuild_locked(session, backend, progress)
 
 
 def rebuild_if_missing(session: Session, backend, root: str) -> int | None:

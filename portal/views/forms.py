@@ -137,12 +137,14 @@ class RejectForm(FlaskForm):
 
     reason = SelectField(
         "理由",
+        id="reject-reason",
         choices=options([("", "请选择")] + list(REJECT_REASONS.items())),
         validate_choice=False,
         validators=[DataRequired("请选择不予受理的理由。")],
     )
     note = StringField(
-        "说明（内部）", filters=[_strip], validators=[Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")]
+        "说明（内部）", id="reject-note", filters=[_strip],
+        validators=[Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")],
     )
     submit = SubmitField("不予受理")
 
@@ -185,6 +187,7 @@ class HideForm(FlaskForm):
 
     reason = StringField(
         "隐藏理由（内部）",
+        id="hide-reason",
         filters=[_strip],
         validators=[DataRequired("请填写隐藏理由。"), Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")],
     )

@@ -18,7 +18,8 @@ class CsrfForm(FlaskForm):
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField("内部备注（不公开）", filters=[_strip],
+    # Ids are unique on the question page, which carries several forms (a label must point at one field).
+    body = TextAreaField("内部备注（不公开）", id="note-body", filters=[_strip],
                          validators=[DataRequired("请填写备注。"), Length(max=2000, message="不超过 2000 个字。")])
     submit = SubmitField("添加备注")
 
@@ -30,7 +31,7 @@ class MergeForm(FlaskForm):
 
 
 class ReturnForm(FlaskForm):
-    reason = TextAreaField("退回理由", filters=[_strip],
+    reason = TextAreaField("退回理由", id="return-reason", filters=[_strip],
                            validators=[DataRequired("请填写退回理由。"), Length(max=500, message="不超过 500 个字。")])
     submit = SubmitField("退回办公室")
 
