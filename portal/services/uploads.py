@@ -51,6 +51,11 @@ class Stored:
     sha256: str
 
 
+def human_size(n: int) -> str:
+    """12.5 MB / 300 KB, for messages."""
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{max(1, round(n / 1024))} KB"
+
+
 def sniff(data: bytes) -> str | None:
     """The file's real type from its bytes (one of the extensions above), or None when it is none of them."""
     if data.startswith(b"\xff\xd8\xff"):
@@ -133,7 +138,7 @@ def store(data: bytes, original_name: str, folder: str | Path, max_bytes: int, r
     if not data:
         raise ValidationFailed({"file": "请选择要上传的文件。"})
     if len(data) > max_bytes:
-        raise ValidationFailed({"file": f"文件过大：不能超过 {max_bytes / 1024 / 1024:.1f} MB。"})
+        raise ValidationFailed({"file": f"文件过大：不能超过 {human_size(max_bytes)}。"})
     ext = sniff(data)
     if ext is None:
         raise ValidationFailed({"file": f"不支持这种文件：只能上传{ALLOWED_TEXT}。文件类型按内容识别，改扩展名无效。"})

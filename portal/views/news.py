@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_file, url_for
 
 from portal import feeds, press_feeds
@@ -101,6 +103,14 @@ def type_feed_atom(type_: str):
     return _release_feed("atom", type_)
 
 
+def content_disposition(kind: str, filename: str, attachment_id: int) -> str:
+    """RFC 6266: an ASCII fallback name for old clients and the real (UTF-8) name in filename*."""
+    stem, _, ext = filename.rpartition(".")
+    fallback = stem.encode("ascii", "ignore").decode().strip("._- ")
+    fallback = f"{fallback or f'attachment-{attachment_id}'}.{ext}"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def _send(attachment, stored_name: str) -> Response:
     try:
         path = uploads.path_of(current_app.config["UPLOAD_DIR"], stored_name)
@@ -110,13 +120,12 @@ def _send(attachment, stored_name: str) -> Response:
         current_app.logger.error("attachment %s: stored file %s is missing", attachment.id, stored_name)
         abort(404)
     response = send_file(
-        path, mimetype=attachment.mime, as_attachment=attachment.kind != "image",
-        download_name=attachment.filename, conditional=True, etag=f"{attachment.sha256[:32]}-{stored_name[:8]}",
+        path, mimetype=attachment.mime, conditional=True, etag=f"{attachment.sha256[:32]}-{stored_name[:8]}",
         max_age=ATTACHMENT_MAX_AGE,
     )
-    if attachment.kind == "image":
-        # send_file leaves inline files without a disposition: name them too, so a saved image keeps its name.
-        response.headers.set("Content-Disposition", "inline", filename=attachment.filename)
+    response.headers["Content-Disposition"] = content_disposition(
+        "inline" if attachment.kind == "image" else "attachment", attachment.filename, attachment.id
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = ATTACHMENT_CSP
     response.headers["Cross-Origin-Resource-Policy"] = "same-origin"

@@ -7,6 +7,7 @@ from functools import wraps
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.datastructures import ImmutableMultiDict
 from wtforms import ValidationError
 
 from portal.errors import PortalError, ValidationFailed
@@ -14,7 +15,7 @@ from portal.extensions import csrf, db
 from portal.markup import render_markdown
 from portal.models import Conference, DirectoryEntry, Release
 from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
-from portal.services import board, press, press_read
+from portal.services import board, press, press_read, uploads
 from portal.timeutil import BEIJING
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import options
@@ -103,7 +104,7 @@ def _release_page(release: Release, status: int = 200, errors=(), preview=None, 
     return render_template(
         "staff/press/release.html", release=release, errors=list(errors), preview=preview, correction=correction,
         upload=forms.get("upload") or AttachmentForm(formdata=None),
-        max_mb=current_app.config["UPLOAD_MAX_BYTES"] / 1024 / 1024,
+        max_size=uploads.human_size(int(current_app.config["UPLOAD_MAX_BYTES"])),
     ), status
 
 
@@ -145,7 +146,9 @@ def large_upload(view):
     def wrapped(*args, **kwargs):
         limit = int(current_app.config["UPLOAD_MAX_BYTES"])
         if request.content_length is not None and request.content_length > limit + FORM_SLACK:
-            message = f"文件过大：不能超过 {limit / 1024 / 1024:.1f} MB。请压缩后重新上传。"
+            message = f"文件过大：不能超过 {uploads.human_size(limit)}。请压缩后重新上传。"
+            # The page's own forms (the logout button) would read the body: mark it as read and empty.
+            request.__dict__.update(form=ImmutableMultiDict(), files=ImmutableMultiDict())
             return render_template("errors/error.html", code=413, title="文件过大", message=message), 413
         request.max_content_length = limit + FORM_SLACK
         try:
