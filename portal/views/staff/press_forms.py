@@ -64,11 +64,11 @@ class AttachmentForm(FlaskForm):
 class ConferenceForm(FlaskForm):
     """A press conference."""
 
-    title = StringField("发布会名称", filters=[_strip], validators=[DataRequired("请填写发布会名称。")])
-    starts_at = StringField("开始时间", filters=[_strip], description=_TIME_HINT,
-                            validators=[DataRequired("请填写发布会时间。")])
+    # Required fields are checked by the service, so every problem is reported at once.
+    title = StringField("发布会名称", filters=[_strip])
+    starts_at = StringField("开始时间", filters=[_strip], description=_TIME_HINT)
     duration_minutes = IntegerField("时长（分钟）", default=60, validators=[Optional()])
-    place = StringField("地点", filters=[_strip], validators=[DataRequired("请填写发布会地点。")])
+    place = StringField("地点", filters=[_strip])
     spokesperson = StringField("发言人（可不填）", filters=[_strip])
     livestream_url = StringField("直播链接（可不填）", filters=[_strip])
     incident_slug = StringField("相关事件标识（可不填）", filters=[_strip])
