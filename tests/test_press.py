@@ -176,3 +176,22 @@ def test_seed_demo_loads_the_press_room_once(app, runner):
     assert "石门水库大坝出现裂缝" in rumour and "大坝安全" in rumour
     assert "青石镇灾后恢复重建工作新闻发布会" in public.get("/press/conferences").get_data(as_text=True)
     assert "县政府新闻办" in public.get("/press/contacts").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", [
+    "/news/..%2f..%2fetc%2fpasswd", "/news/%00", "/news/A-B", "/news/" + "a" * 300, "/news/<script>",
+    "/attachments/0/x", "/attachments/99999999999999999999/x", "/attachments/1/..%2f..%2fsecret_key",
+    "/attachments/1/m/x", "/news/%E4%BD%A0/feed.atom", "/news/feed.json",
+])
+def test_hostile_paths_are_404_not_errors(app, staff, path):
+    response = app.test_client().get(path)
+    assert response.status_code == 404, path
+    assert "Set-Cookie" not in response.headers
+
+
+@pytest.mark.parametrize("query", [
+    "?month=0000-00", "?month=9999-12", "?month=2026-02-30", "?page=-1", "?page=0", "?topic=" + "长" * 500,
+    "?type=news&type=rumour", "?topic=%00", "?month=%C2%B2",
+])
+def test_hostile_news_filters_are_not_errors(app, staff, query):
+    assert app.test_client().get(f"/news{query}").status_code == 200

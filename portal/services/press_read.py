@@ -33,6 +33,8 @@ def month_range(month: str) -> tuple[datetime, datetime] | None:
         start = datetime.strptime(month, "%Y-%m").replace(tzinfo=BEIJING)
     except ValueError:
         return None
+    if not 2000 <= start.year <= 2999:
+        return None
     end = (start + timedelta(days=32)).replace(day=1)
     return start, end
 
@@ -129,6 +131,8 @@ def releases_version(session: Session, type_: str = "", now: datetime | None = N
 
 def visible_attachment(session: Session, attachment_id: int, now: datetime | None = None) -> Attachment | None:
     """An attachment whose release is published; None otherwise (a scheduled release's files stay private)."""
+    if not 0 < attachment_id < 2**31:
+        return None
     attachment = session.get(Attachment, attachment_id)
     if attachment is None or not attachment.release.is_visible(now):
         return None

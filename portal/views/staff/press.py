@@ -46,7 +46,7 @@ def _int(value) -> int | None:
 
 
 def _get(model, object_id: int):
-    found = db.session.get(model, object_id)
+    found = db.session.get(model, object_id) if 0 < object_id < 2**31 else None
     if found is None:
         abort(404)
     return found
