@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from portal.markup import clean_text
 from portal.models import Attachment, Conference, Department, DirectoryEntry, Release
 from portal.models.press import RELEASE_TYPES
 from portal.services.bulletin_read import ContentVersion, _aware, _version
@@ -45,9 +46,10 @@ def clean_filters(type_: str, topic: str, month: str, page: str) -> ReleaseFilte
         number = max(1, min(int(page), 10000))
     except ValueError:
         number = 1
+    topic = clean_text(topic or "").strip()
     return ReleaseFilters(
         type=type_ if type_ in RELEASE_TYPES else "",
-        topic=topic.strip()[:20] if topic and "," not in topic and "%" not in topic and "_" not in topic else "",
+        topic=topic[:20] if topic and "," not in topic else "",
         month=month if month_range(month or "") else "",
         page=number,
     )
@@ -64,7 +66,7 @@ def list_releases(session: Session, filters: ReleaseFilters, now: datetime | Non
     if filters.type:
         stmt = stmt.where(Release.type == filters.type)
     if filters.topic:
-        stmt = stmt.where(Release.topics.contains(f",{filters.topic},"))
+        stmt = stmt.where(Release.topics.contains(f",{filters.topic},", autoescape=True))
     if filters.month:
         start, end = month_range(filters.month)  # type: ignore[misc]
         stmt = stmt.where(Release.publish_at >= start, Release.publish_at < end)
