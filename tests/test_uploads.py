@@ -228,3 +228,26 @@ def test_attachments_of_a_scheduled_release_stay_private(app, staff):
     (att,) = attachments(app)
     assert app.test_client().get(f"/attachments/{att.id}/{att.filename}").status_code == 404
     assert app.test_client().get("/attachments/999/x.png").status_code == 404
+
+
+def test_an_image_with_too_many_pixels_is_refused_before_decoding(app, desk):
+    client, release_id = desk
+    out = io.BytesIO()
+    Image.new("1", (8000, 7000)).save(out, "PNG")  # 56 megapixels in a few kilobytes
+    response = upload(client, release_id, out.getvalue(), "bomb.png", "image/png")
+    assert response.status_code == 400 and "像素过多" in response.get_data(as_text=True)
+    assert stored_files(app) == []
+
+
+def test_palette_png_keeps_its_transparency():
+    img = Image.new("P", (1000, 10))
+    img.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    img.info["transparency"] = 0
+    out = io.BytesIO()
+    img.save(out, "PNG", transparency=0)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        stored = uploads.store(out.getvalue(), "t.png", folder, 10**7)
+        again = Image.open(f"{folder}/{stored.stored_name}")
+        assert again.mode == "RGBA" and again.getpixel((0, 0))[3] == 0

@@ -91,20 +91,21 @@ def _reencode(data: bytes, ext: str, rendition_px: int) -> tuple[bytes, bytes | 
     """Decode, apply the EXIF orientation, save again without metadata; plus a ≤ rendition_px copy if larger."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise ValidationFailed({"file": f"图片像素过多（{img.width}×{img.height}），请缩小后上传。"})
             img.load()
             image = ImageOps.exif_transpose(img)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ValidationFailed({"file": "图片已损坏或无法识别，请重新导出后上传。"}) from exc
+    if image.mode == "P":
+        image = image.convert("RGBA")  # keeps palette transparency, which lives in the info dict dropped below
     if ext == JPEG and image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
     # A fresh image carries no info dict: nothing of the original's metadata can be copied by accident.
     clean = Image.new(image.mode, image.size)
     clean.paste(image)
-    if image.mode == "P" and image.getpalette():
-        clean.putpalette(image.getpalette())
 
     def encode(img) -> bytes:
         out = io.BytesIO()
