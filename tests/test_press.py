@@ -49,6 +49,8 @@ def test_rumour_rebuttal_shows_the_rumour_and_the_facts(app, staff):
     assert "大坝安全" in facts.get_text() and "真相" in facts.h2.get_text()
     assert soup.h1.get_text().startswith("【辟谣】")
     assert "转发请注明来源" in soup.select_one(".share-line").get_text()
+    console = client.get(f"/staff/press/releases/{rid}").get_data(as_text=True)
+    assert 'name="rumour"' in console and "网传石门水库今晚溃坝" in console
 
 
 def test_filters_by_type_topic_and_month(app, staff):
