@@ -43,6 +43,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "portal.db")
     if not app.config.get("SEARCH_INDEX_DIR"):
         app.config["SEARCH_INDEX_DIR"] = str(Path(app.instance_path).parent / "search_index")
+    if not app.config.get("UPLOAD_DIR"):
+        app.config["UPLOAD_DIR"] = os.path.join(app.instance_path, "uploads")
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
 
@@ -124,6 +126,7 @@ def _register_blueprints(app: Flask) -> None:
         feeds,
         incidents,
         media,
+        news,
         public,
         questions,
         search,
@@ -134,8 +137,9 @@ def _register_blueprints(app: Flask) -> None:
     )
     from portal.views.staff import bp as staff_bp
     from portal.views.staff import bulletins as _staff_bulletins  # noqa: F401  (adds its routes to staff_bp)
+    from portal.views.staff import press as _staff_press  # noqa: F401  (adds its routes to staff_bp)
 
-    for module in (public, questions, track, auth, search, incidents, feeds, subscribe, api, stats, media):
+    for module in (public, questions, track, auth, search, incidents, feeds, subscribe, api, stats, media, news):
         app.register_blueprint(module.bp)
     app.register_blueprint(staff_bp)
     errors.register(app)

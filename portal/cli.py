@@ -93,9 +93,10 @@ def seed_demo(if_empty: bool) -> None:
         ).all()
         for q in waiting:
             questions.route_question(db.session, office, q, q.department_id, "演示数据：按网友所选部门转交")
-    from portal.cli_bulletins import seed_demo_incident
+    from portal.cli_bulletins import seed_demo_incident, seed_demo_press
 
     seed_demo_incident(demo / "incident.json")
+    seed_demo_press(demo / "press.json")
     if printed:
         click.echo("\n演示账号（密码只显示这一次，请妥善保存）：")
         for username, role, dept, password in printed:

@@ -34,6 +34,23 @@ def seed_demo_incident(path: Path) -> None:
         click.echo(f"演示事件：已创建“{incident.title}”（/incidents/{incident.slug}），{count} 条通报。")
 
 
+def seed_demo_press(path: Path) -> None:
+    """Load content/demo/press.json once: two releases (one with an image and a PDF), a conference, the directory."""
+    from portal.services.demo_press import load_demo_press
+
+    if not path.is_file():
+        return
+    actor = db.session.scalar(select(StaffUser).where(StaffUser.role == ROLE_SPOKESPERSON)) or db.session.scalar(
+        select(StaffUser).where(StaffUser.role == ROLE_ADMIN)
+    )
+    admin = db.session.scalar(select(StaffUser).where(StaffUser.role == ROLE_ADMIN))
+    if actor is None:
+        click.echo("演示新闻发布：没有新闻发言人或管理员账号，跳过。")
+        return
+    created = load_demo_press(db.session, path, actor, admin, current_app.config)
+    click.echo("演示新闻发布：" + ("、".join(created) if created else "已存在，跳过。"))
+
+
 @click.command("send-due-notifications")
 @with_appcontext
 def send_due_notifications() -> None:

@@ -98,6 +98,12 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_FROM": "noreply@yunxi.example",
     "SMTP_STARTTLS": False,
     "SMTP_TIMEOUT": 10,
+    # Press-release attachments: stored outside the static folder (None: instance/uploads); the upload route
+    # alone accepts bodies this large, the rest of the site keeps MAX_CONTENT_LENGTH.
+    "UPLOAD_DIR": None,
+    "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
+    # Longest side of the phone rendition of an uploaded image.
+    "UPLOAD_RENDITION_PX": 800,
 }
 
 # Environment variables read on top of the defaults: PORTAL_<NAME> -> <NAME>, parsed by type of the default.
@@ -147,6 +153,9 @@ _ENV_TYPED = {
     "FEED_MAX_AGE": int,
     "FEED_ITEMS": int,
     "WEBSUB_HUB": str,
+    "UPLOAD_DIR": str,
+    "UPLOAD_MAX_BYTES": int,
+    "UPLOAD_RENDITION_PX": int,
 }
 
 

@@ -95,7 +95,8 @@ def make_app(database_template, tmp_path):
         else:
             url = where
         app = create_app(
-            {**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url, "SEARCH_INDEX_DIR": str(tmp_path / "idx"), **overrides}
+            {**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url, "SEARCH_INDEX_DIR": str(tmp_path / "idx"),
+             "UPLOAD_DIR": str(tmp_path / "uploads"), **overrides}
         )
         if kind == "postgresql" and not created:
             with app.app_context():

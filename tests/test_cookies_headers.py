@@ -28,7 +28,9 @@ def published(app, client, auth, staff):
 def test_reading_pages_sets_no_cookie(app, published):
     fresh = app.test_client()
     for url in ["/", "/questions", "/questions?category=求助", f"/questions/{published}", "/pages/about",
-                "/pages/privacy", "/pages/missing", "/questions/0"]:
+                "/pages/privacy", "/pages/missing", "/questions/0", "/news", "/news?type=rumour", "/news/missing",
+                "/news/feed.atom", "/news/rumour/feed.rss", "/press/conferences", "/press/conferences.ics",
+                "/press/contacts", "/attachments/1/x.png"]:
         response = fresh.get(url)
         assert "Set-Cookie" not in response.headers, url
         assert fresh.get_cookie("session") is None, url

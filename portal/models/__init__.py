@@ -4,6 +4,7 @@ from portal.models.audit import AuditEntry
 from portal.models.base import Base
 from portal.models.bulletin import Incident, Update, UpdateEdition
 from portal.models.desk import InternalNote, Memo, MemoItem, Notification, ReplyTemplate
+from portal.models.press import Attachment, Conference, DirectoryEntry, Release, ReleaseEdition
 from portal.models.question import Question, Reply
 from portal.models.report import Report
 from portal.models.search import SearchOutbox
@@ -11,6 +12,7 @@ from portal.models.staff import Department, StaffUser
 from portal.models.subscription import Subscription
 
 __all__ = [
-    "AuditEntry", "Base", "Department", "Incident", "InternalNote", "Memo", "MemoItem", "Notification", "Question",
-    "Reply", "ReplyTemplate", "Report", "SearchOutbox", "StaffUser", "Subscription", "Update", "UpdateEdition",
+    "Attachment", "AuditEntry", "Base", "Conference", "Department", "DirectoryEntry", "Incident", "InternalNote",
+    "Memo", "MemoItem", "Notification", "Question", "Release", "ReleaseEdition", "Reply", "ReplyTemplate", "Report",
+    "SearchOutbox", "StaffUser", "Subscription", "Update", "UpdateEdition",
 ]

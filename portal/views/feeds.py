@@ -16,10 +16,10 @@ from portal.timeutil import utcnow
 bp = Blueprint("feeds", __name__)
 
 
-def serve(version: ContentVersion, kind: str, body: Callable[[], bytes]) -> Response:
+def serve(version: ContentVersion, kind: str, body: Callable[[], bytes], content_type: str = "") -> Response:
     """A feed response; 304 when the client's ETag or date still matches (the body is not even built)."""
     response = Response(status=200, mimetype=None)
-    response.headers["Content-Type"] = feeds.RSS_TYPE if kind == "rss" else feeds.ATOM_TYPE
+    response.headers["Content-Type"] = content_type or (feeds.RSS_TYPE if kind == "rss" else feeds.ATOM_TYPE)
     response.set_etag(version.etag)
     # Last-Modified has one-second resolution: while the newest change's second is still running, another
     # publication could land in it unseen by If-Modified-Since, so the header is sent only once that second

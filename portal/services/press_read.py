@@ -1,0 +1,188 @@
+"""Read-side queries for the press room: the release list, pages, feeds, the calendar and the directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from portal.markup import clean_text
+from portal.models import Attachment, Conference, Department, DirectoryEntry, Release
+from portal.models.press import RELEASE_TYPES
+from portal.services.bulletin_read import ContentVersion, _aware, _version
+from portal.services.bulletins import SLUG_RE
+from portal.timeutil import BEIJING, utcnow
+
+PAGE_SIZE = 20
+
+
+@dataclass
+class ReleaseFilters:
+    """The /news filters, already checked (unknown values are dropped, not errors)."""
+
+    type: str = ""
+    topic: str = ""
+    month: str = ""  # YYYY-MM, Beijing time
+    page: int = 1
+
+
+def month_range(month: str) -> tuple[datetime, datetime] | None:
+    """A YYYY-MM Beijing-time month as a UTC [start, end) range; None when malformed."""
+    try:
+        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=BEIJING)
+    except ValueError:
+        return None
+    if not 2000 <= start.year <= 2999:
+        return None
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+def clean_filters(type_: str, topic: str, month: str, page: str) -> ReleaseFilters:
+    """Filters from the query string: anything unknown or malformed is ignored."""
+    try:
+        number = max(1, min(int(page), 10000))
+    except ValueError:
+        number = 1
+    topic = clean_text(topic or "").strip()
+    return ReleaseFilters(
+        type=type_ if type_ in RELEASE_TYPES else "",
+        topic=topic[:20] if topic and "," not in topic else "",
+        month=month if month_range(month or "") else "",
+        page=number,
+    )
+
+
+def _visible(now: datetime):
+    return select(Release).where(Release.publish_at <= now)
+
+
+def list_releases(session: Session, filters: ReleaseFilters, now: datetime | None = None) -> tuple[list[Release], int]:
+    """Visible releases, newest first, one page; plus the total count."""
+    now = now or utcnow()
+    stmt = _visible(now)
+    if filters.type:
+        stmt = stmt.where(Release.type == filters.type)
+    if filters.topic:
+        stmt = stmt.where(Release.topics.contains(f",{filters.topic},", autoescape=True))
+    if filters.month:
+        start, end = month_range(filters.month)  # type: ignore[misc]
+        stmt = stmt.where(Release.publish_at >= start, Release.publish_at < end)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.options(selectinload(Release.department))
+        .order_by(Release.publish_at.desc(), Release.id.desc())
+        .offset((filters.page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    )
+    return list(rows), total
+
+
+def topics_in_use(session: Session, now: datetime | None = None, limit: int = 30) -> list[str]:
+    """Topic tags of visible releases, most used first (the filter's choices)."""
+    counts: dict[str, int] = {}
+    for topics in session.scalars(select(Release.topics).where(Release.publish_at <= (now or utcnow()))):
+        for tag in (topics or "").strip(",").split(","):
+            if tag:
+                counts[tag] = counts.get(tag, 0) + 1
+    return [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:limit]
+
+
+def get_release(session: Session, slug: str, now: datetime | None = None) -> Release | None:
+    """A visible release by slug; None for unknown, malformed or not yet published."""
+    if not slug or not SLUG_RE.match(slug):
+        return None
+    release = session.scalar(
+        select(Release).where(Release.slug == slug).options(selectinload(Release.department),
+                                                           selectinload(Release.incident))
+    )
+    if release is None or not release.is_visible(now):
+        return None
+    return release
+
+
+def all_releases(session: Session, limit: int = 200) -> list[Release]:
+    """Every release, scheduled ones included (the console)."""
+    return list(session.scalars(select(Release).order_by(Release.publish_at.desc(), Release.id.desc()).limit(limit)))
+
+
+def feed_releases(session: Session, limit: int, type_: str = "", now: datetime | None = None) -> list[Release]:
+    """Visible releases, the most recently issued (published or corrected) first."""
+    stmt = _visible(now or utcnow())
+    if type_:
+        stmt = stmt.where(Release.type == type_)
+    return list(session.scalars(stmt.order_by(Release.updated_at.desc(), Release.id.desc()).limit(limit)))
+
+
+def releases_version(session: Session, type_: str = "", now: datetime | None = None) -> ContentVersion:
+    """Version of the visible releases: a scheduled one changes it when it comes due; a correction too."""
+    now = now or utcnow()
+    stmt = select(func.count(Release.id), func.max(Release.updated_at), func.sum(Release.edition)).where(
+        Release.publish_at <= now
+    )
+    attachments = select(func.count(Attachment.id)).join(Release).where(Release.publish_at <= now)
+    if type_:
+        stmt = stmt.where(Release.type == type_)
+        attachments = attachments.where(Release.type == type_)
+    count, newest, editions = session.execute(stmt).one()
+    newest = _aware(newest)
+    return _version("releases", [type_, count, newest, editions, session.scalar(attachments)], newest)
+
+
+def visible_attachment(session: Session, attachment_id: int, now: datetime | None = None) -> Attachment | None:
+    """An attachment whose release is published; None otherwise (a scheduled release's files stay private)."""
+    if not 0 < attachment_id < 2**31:
+        return None
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None or not attachment.release.is_visible(now):
+        return None
+    return attachment
+
+
+# ---- conferences ----------------------------------------------------------------------------------------
+
+
+def conferences(session: Session, now: datetime | None = None, past_limit: int = 50):
+    """(upcoming soonest first, past newest first); a conference is upcoming until it ends."""
+    now = now or utcnow()
+    opts = (selectinload(Conference.incident), selectinload(Conference.release))
+    upcoming = session.scalars(
+        select(Conference).where(Conference.ends_at >= now).options(*opts).order_by(Conference.starts_at)
+    )
+    past = session.scalars(
+        select(Conference).where(Conference.ends_at < now).options(*opts)
+        .order_by(Conference.starts_at.desc()).limit(past_limit)
+    )
+    return list(upcoming), list(past)
+
+
+def calendar_conferences(session: Session, days_back: int = 365) -> list[Conference]:
+    """Conferences for the iCalendar feed: the last year and everything ahead."""
+    since = utcnow() - timedelta(days=days_back)
+    return list(session.scalars(select(Conference).where(Conference.starts_at >= since).order_by(Conference.starts_at)))
+
+
+def conferences_version(session: Session) -> ContentVersion:
+    """Version of the calendar."""
+    count, newest, seq = session.execute(
+        select(func.count(Conference.id), func.max(Conference.updated_at), func.sum(Conference.sequence))
+    ).one()
+    newest = _aware(newest)
+    return _version("conferences", [count, newest, seq], newest)
+
+
+# ---- directory ------------------------------------------------------------------------------------------
+
+
+def directory(session: Session) -> list[tuple[Department, list[DirectoryEntry]]]:
+    """Directory rows grouped by department (departments in name order, rows by sort order)."""
+    rows = session.scalars(
+        select(DirectoryEntry).join(Department).options(selectinload(DirectoryEntry.department))
+        .order_by(Department.name, DirectoryEntry.sort_order, DirectoryEntry.id)
+    )
+    grouped: dict[int, tuple[Department, list[DirectoryEntry]]] = {}
+    for row in rows:
+        grouped.setdefault(row.department_id, (row.department, []))[1].append(row)
+    return list(grouped.values())

@@ -1,0 +1,339 @@
+"""The press-room console: releases (preview, now or scheduled, corrections, attachments), conferences, directory."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.datastructures import ImmutableMultiDict
+from wtforms import ValidationError
+
+from portal.errors import PortalError, ValidationFailed
+from portal.extensions import csrf, db
+from portal.markup import render_markdown
+from portal.models import Conference, DirectoryEntry, Release
+from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
+from portal.services import board, press, press_read, uploads
+from portal.timeutil import BEIJING
+from portal.views.common import apply_reasons, roles_required
+from portal.views.forms import options
+from portal.views.staff import bp
+from portal.views.staff.press_forms import (
+    AttachmentForm,
+    ButtonForm,
+    ConferenceForm,
+    DirectoryForm,
+    ReleaseCorrectionForm,
+    ReleaseForm,
+)
+
+PUBLISHERS = (ROLE_SPOKESPERSON, ROLE_ADMIN)
+# Multipart overhead allowed on top of the file itself.
+FORM_SLACK = 256 * 1024
+
+
+def _department_choices(blank: str):
+    return options([("", blank)] + [(str(d.id), d.name) for d in board.departments(db.session)])
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _get(model, object_id: int):
+    found = db.session.get(model, object_id) if 0 < object_id < 2**31 else None
+    if found is None:
+        abort(404)
+    return found
+
+
+# ---- releases -------------------------------------------------------------------------------------------
+
+
+def _index(form: ReleaseForm | None = None, status: int = 200, errors=(), preview=None):
+    if form is None:
+        form = ReleaseForm(formdata=None)
+    form.department_id.choices = _department_choices("（以政府办名义发布）")
+    return render_template("staff/press/index.html", releases=press_read.all_releases(db.session), form=form,
+                           errors=list(errors), preview=preview), status
+
+
+@bp.get("/press")
+@roles_required(*PUBLISHERS)
+def press_index():
+    """Every release (scheduled ones marked) and the form for a new one."""
+    return _index()
+
+
+@bp.post("/press/releases")
+@roles_required(*PUBLISHERS)
+def press_create():
+    """Preview, or publish now / at a set time."""
+    form = ReleaseForm()
+    if not form.validate():
+        return _index(form, 400)
+    if form.preview.data:
+        rumour = render_markdown(form.rumour.data or "") if form.type.data == "rumour" else ""
+        return _index(form, preview=rumour + render_markdown(form.body.data or ""))
+    data = press.ReleaseInput(
+        title=form.title.data or "", type=form.type.data or "", body=form.body.data or "",
+        rumour=form.rumour.data or "", topics=form.topics.data or "", department_id=_int(form.department_id.data),
+        incident_slug=form.incident_slug.data or "", slug=form.slug.data or "",
+        publish_at=(form.publish_at.data or "") if form.when.data == "later" else "",
+    )
+    if form.when.data == "later" and not data.publish_at:
+        form.publish_at.errors = ["请填写定时发布时间。"]
+        return _index(form, 400)
+    try:
+        release = press.create_release(db.session, current_user, data,
+                                       bool(current_app.config["BULLETIN_SIGN_WITH_NAME"]))
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _index(form, 400, apply_reasons(form, exc.reasons))
+    return redirect(url_for("staff.press_release", release_id=release.id), 303)
+
+
+def _release_page(release: Release, status: int = 200, errors=(), preview=None, **forms):
+    correction = forms.get("correction") or ReleaseCorrectionForm(
+        formdata=None, title=release.title, body=release.body_md, rumour=release.rumour_md)
+    return render_template(
+        "staff/press/release.html", release=release, errors=list(errors), preview=preview, correction=correction,
+        upload=forms.get("upload") or AttachmentForm(formdata=None),
+        max_size=uploads.human_size(int(current_app.config["UPLOAD_MAX_BYTES"])),
+    ), status
+
+
+@bp.get("/press/releases/<int:release_id>")
+@roles_required(*PUBLISHERS)
+def press_release(release_id: int):
+    """One release: attachments and corrections."""
+    return _release_page(_get(Release, release_id))
+
+
+@bp.post("/press/releases/<int:release_id>/correct")
+@roles_required(*PUBLISHERS)
+def press_correct(release_id: int):
+    """A correction: a new edition with a public change note."""
+    release = _get(Release, release_id)
+    form = ReleaseCorrectionForm()
+    if not form.validate():
+        return _release_page(release, 400, correction=form)
+    if form.preview.data:
+        return _release_page(release, preview=render_markdown(form.body.data or ""), correction=form)
+    try:
+        press.correct_release(db.session, current_user, release, form.title.data or "", form.body.data or "",
+                              form.rumour.data or "", form.change_note.data or "")
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _release_page(release, 400, apply_reasons(form, exc.reasons), correction=form)
+    return redirect(url_for("staff.press_release", release_id=release.id), 303)
+
+
+def large_upload(view):
+    """Let this route alone accept UPLOAD_MAX_BYTES: refuse a bigger body unread, then check the CSRF token.
+
+    The app-wide CSRF check would parse the form under MAX_CONTENT_LENGTH before the view could raise the
+    limit, so the route is exempt from it and checks the token here, before anything else (as the global
+    check would: a request without a token gets 400 even from a signed-out browser).
+    """
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        limit = int(current_app.config["UPLOAD_MAX_BYTES"])
+        if request.content_length is not None and request.content_length > limit + FORM_SLACK:
+            message = f"文件过大：不能超过 {uploads.human_size(limit)}。请压缩后重新上传。"
+            # The page's own forms (the logout button) would read the body: mark it as read and empty.
+            request.__dict__.update(form=ImmutableMultiDict(), files=ImmutableMultiDict())
+            return render_template("errors/error.html", code=413, title="文件过大", message=message), 413
+        request.max_content_length = limit + FORM_SLACK
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError as exc:
+            raise CSRFError(exc.args[0]) from exc
+        return view(*args, **kwargs)
+
+    return csrf.exempt(wrapped)
+
+
+@bp.post("/press/releases/<int:release_id>/attachments")
+@large_upload
+@roles_required(*PUBLISHERS)
+def press_attach(release_id: int):
+    """Upload an image or a document; a refused file is not stored and the page says why."""
+    release = _get(Release, release_id)
+    form = AttachmentForm()
+    if not form.validate():
+        return _release_page(release, 400, upload=form)
+    upload = request.files.get("file")
+    data = upload.read() if upload else b""
+    try:
+        press.add_attachment(
+            db.session, current_user, release, data, upload.filename if upload else "", form.caption.data or "",
+            current_app.config["UPLOAD_DIR"], int(current_app.config["UPLOAD_MAX_BYTES"]),
+            int(current_app.config["UPLOAD_RENDITION_PX"]),
+        )
+    except ValidationFailed as exc:
+        db.session.rollback()
+        # "file" belongs to no form field: its message goes to the summary at the top of the page.
+        return _release_page(release, 400, apply_reasons(form, exc.reasons), upload=form)
+    return redirect(url_for("staff.press_release", release_id=release.id), 303)
+
+
+# ---- conferences ----------------------------------------------------------------------------------------
+
+
+def _conference_input(form: ConferenceForm) -> press.ConferenceInput:
+    return press.ConferenceInput(
+        title=form.title.data or "", starts_at=form.starts_at.data or "", place=form.place.data or "",
+        duration_minutes=form.duration_minutes.data or 60, livestream_url=form.livestream_url.data or "",
+        spokesperson=form.spokesperson.data or "", description=form.description.data or "",
+        incident_slug=form.incident_slug.data or "", release_slug=form.release_slug.data or "",
+    )
+
+
+def _conferences_page(form: ConferenceForm | None = None, status: int = 200, errors=()):
+    upcoming, past = press_read.conferences(db.session)
+    return render_template("staff/press/conferences.html", upcoming=upcoming, past=past,
+                           form=form or ConferenceForm(formdata=None), errors=list(errors),
+                           button=ButtonForm(formdata=None)), status
+
+
+@bp.get("/press/conferences")
+@roles_required(*PUBLISHERS)
+def press_conferences():
+    """The calendar and the form to announce a conference."""
+    return _conferences_page()
+
+
+@bp.post("/press/conferences")
+@roles_required(*PUBLISHERS)
+def press_conference_create():
+    """Announce a conference."""
+    form = ConferenceForm()
+    if not form.validate():
+        return _conferences_page(form, 400)
+    try:
+        press.create_conference(db.session, current_user, _conference_input(form))
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _conferences_page(form, 400, apply_reasons(form, exc.reasons))
+    return redirect(url_for("staff.press_conferences"), 303)
+
+
+@bp.route("/press/conferences/<int:conference_id>", methods=["GET", "POST"])
+@roles_required(*PUBLISHERS)
+def press_conference_edit(conference_id: int):
+    """Change a conference (its calendar entry is updated in subscribed calendars)."""
+    conference = _get(Conference, conference_id)
+    if request.method == "GET":
+        form = ConferenceForm(
+            formdata=None, title=conference.title,
+            starts_at=f"{conference.starts_at.astimezone(BEIJING):%Y-%m-%d %H:%M}",
+            duration_minutes=int((conference.ends_at - conference.starts_at).total_seconds() // 60),
+            place=conference.place, spokesperson=conference.spokesperson,
+            livestream_url=conference.livestream_url or "", description=conference.description_md,
+            incident_slug=conference.incident.slug if conference.incident else "",
+            release_slug=conference.release.slug if conference.release else "",
+        )
+        return render_template("staff/press/conference.html", conference=conference, form=form, errors=[])
+    form = ConferenceForm()
+    errors: list[str] = []
+    if form.validate():
+        try:
+            press.update_conference(db.session, current_user, conference, _conference_input(form))
+            return redirect(url_for("staff.press_conferences"), 303)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            errors = apply_reasons(form, exc.reasons)
+    return render_template("staff/press/conference.html", conference=conference, form=form, errors=errors), 400
+
+
+@bp.post("/press/conferences/<int:conference_id>/cancel")
+@roles_required(*PUBLISHERS)
+def press_conference_cancel(conference_id: int):
+    """Cancel a conference: it stays listed as 已取消."""
+    conference = _get(Conference, conference_id)
+    if not ButtonForm().validate():
+        return _conferences_page(status=400, errors=["表单已过期，请重试。"])
+    press.cancel_conference(db.session, current_user, conference)
+    return redirect(url_for("staff.press_conferences"), 303)
+
+
+# ---- directory (admin) ----------------------------------------------------------------------------------
+
+
+def _directory_page(form: DirectoryForm | None = None, status: int = 200, errors=()):
+    form = form or DirectoryForm(formdata=None)
+    form.department_id.choices = _department_choices("请选择")
+    rows = [(e, _entry_form(e)) for _d, entries in press_read.directory(db.session) for e in entries]
+    return render_template("staff/press/directory.html", rows=rows, form=form, errors=list(errors),
+                           button=ButtonForm(formdata=None)), status
+
+
+def _entry_form(entry: DirectoryEntry) -> DirectoryForm:
+    form = DirectoryForm(formdata=None, obj=entry, prefix=f"e{entry.id}")
+    form.department_id.choices = _department_choices("请选择")
+    form.department_id.data = str(entry.department_id)
+    return form
+
+
+def _directory_input(form: DirectoryForm) -> press.DirectoryInput:
+    return press.DirectoryInput(
+        department_id=_int(form.department_id.data), name=form.name.data or "", role=form.role.data or "",
+        office_phone=form.office_phone.data or "", duty_hours=form.duty_hours.data or "",
+        sort_order=form.sort_order.data or 0,
+    )
+
+
+@bp.get("/press/directory")
+@roles_required(ROLE_ADMIN)
+def press_directory():
+    """The spokesperson directory shown on /press/contacts."""
+    return _directory_page()
+
+
+@bp.post("/press/directory")
+@roles_required(ROLE_ADMIN)
+def press_directory_add():
+    """Add a row."""
+    form = DirectoryForm()
+    if not form.validate():
+        return _directory_page(form, 400)
+    try:
+        press.save_directory_entry(db.session, current_user, _directory_input(form))
+    except PortalError as exc:
+        db.session.rollback()
+        return _directory_page(form, 400, apply_reasons(form, getattr(exc, "reasons", {"": exc.message})))
+    return redirect(url_for("staff.press_directory"), 303)
+
+
+@bp.post("/press/directory/<int:entry_id>")
+@roles_required(ROLE_ADMIN)
+def press_directory_edit(entry_id: int):
+    """Change a row."""
+    entry = _get(DirectoryEntry, entry_id)
+    form = DirectoryForm(prefix=f"e{entry.id}")
+    if not form.validate():
+        return _directory_page(status=400, errors=[e for errs in form.errors.values() for e in errs])
+    try:
+        press.save_directory_entry(db.session, current_user, _directory_input(form), entry)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _directory_page(status=400, errors=list(exc.reasons.values()))
+    return redirect(url_for("staff.press_directory"), 303)
+
+
+@bp.post("/press/directory/<int:entry_id>/delete")
+@roles_required(ROLE_ADMIN)
+def press_directory_delete(entry_id: int):
+    """Remove a row."""
+    entry = _get(DirectoryEntry, entry_id)
+    if not ButtonForm().validate():
+        return _directory_page(status=400, errors=["表单已过期，请重试。"])
+    press.delete_directory_entry(db.session, current_user, entry)
+    return redirect(url_for("staff.press_directory"), 303)
