@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from portal.extensions import db
+from portal.models.press import RELEASE_TYPES
 from portal.services import board, bulletin_read
 
 bp = Blueprint("media", __name__)
@@ -17,4 +18,5 @@ def media():
         "media/index.html",
         incidents=bulletin_read.list_incidents(db.session),
         departments=board.departments(db.session),
+        release_types=RELEASE_TYPES,
     )
