@@ -26,8 +26,9 @@ def post_fork(server, worker):  # noqa: ARG001
     try:
         from portal.extensions import db
 
-        app = getattr(server.app, "callable", None) or server.app.wsgi()
-        flask_app = getattr(app, "flask_app", app)
+        flask_app = getattr(server.app, "callable", None)
+        if flask_app is None or not hasattr(flask_app, "app_context"):
+            return
         with flask_app.app_context():
             db.engine.dispose(close=False)
     except Exception:  # noqa: BLE001 - never stop a worker from starting over this
