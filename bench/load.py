@@ -194,12 +194,20 @@ def wrk(url: str, args, lua: Path, headers: tuple[str, ...] = ()) -> dict:
             "errors": sum(errs) + (int(non2xx.group(1)) if non2xx else 0)}
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ARG002
+        return None
+
+
 class Publisher:
     """Signs in as the bench spokesperson and publishes updates through the console."""
 
     def __init__(self, base: str) -> None:
         self.base = base
-        self.browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        jar = http.cookiejar.CookieJar()
+        self.browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        # Publishing does not follow the redirect to the console: the clock stops when the commit is answered.
+        self.no_redirect = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
         landing = self.post("/login", {"username": "benchspokes", "password": PASSWORD,
                                        "csrf_token": self.token("/login")})
         if landing.endswith("/login/totp"):
@@ -214,11 +222,18 @@ class Publisher:
         page = self.browser.open(self.base + path, timeout=10).read().decode()
         return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
+    def post_once(self, path: str, fields: dict[str, str]) -> None:
+        try:
+            self.no_redirect.open(self.base + path, data=urllib.parse.urlencode(fields).encode(), timeout=30)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 303:
+                raise
+
     def post(self, path: str, fields: dict[str, str]) -> str:
         return self.browser.open(self.base + path, data=urllib.parse.urlencode(fields).encode(), timeout=30).geturl()
 
     def publish(self, marker: str) -> None:
-        self.post(f"/staff/bulletins/{self.incident_id}/updates", {
+        self.post_once(f"/staff/bulletins/{self.incident_id}/updates", {
             "kind": "update", "title": marker, "body": f"压力测试期间发布：{marker}。", "when": "now",
             "publish_at": "", "press_at": "", "press_place": "", "livestream_url": "", "questions": "",
             "submit": "发布", "csrf_token": self.csrf})
@@ -234,20 +249,22 @@ def publish_to_visible(publisher: Publisher, read_base: str, path: str, stop: th
         try:
             publisher.publish(marker)
         except Exception as exc:  # noqa: BLE001
-            out.append(("error", str(exc)))
+            out.append(("error", str(exc), 0.0))
             return
+        committed = time.perf_counter()
         while time.perf_counter() - sent < 30 and not stop.is_set():
             try:
                 with urllib.request.urlopen(read_base + path, timeout=5) as response:
                     if marker in response.read().decode():
-                        out.append(("ok", time.perf_counter() - sent))
+                        now = time.perf_counter()
+                        out.append(("ok", now - committed, committed - sent))
                         break
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.02)
         else:
             if not stop.is_set():
-                out.append(("late", time.perf_counter() - sent))
+                out.append(("late", time.perf_counter() - committed, committed - sent))
         stop.wait(1.5)
 
 
@@ -357,13 +374,16 @@ def main() -> None:
             print(f"{name:<9} {'app cached':<15} {fmt(cached)}  {cached['rps'] / floor['rps']:.2f} x hello")
             print(f"{name:<9} {'nginx cached':<15} {fmt(proxied)}  {proxied['rps'] / static['rps']:.2f} x static")
 
-        print("\npublish-to-visible while the cached load runs (incident page, anonymous poller every 20 ms):")
+        print("\npublish-to-visible while the cached load runs (incident page, anonymous poller every 20 ms;")
+        print("measured from the publish POST's answer, i.e. the commit; the POST's own time shown apart):")
         for where, found in visibility.items():
-            ok = [d for kind, d in found if kind == "ok"]
-            bad = [f"{kind}: {d}" for kind, d in found if kind != "ok"]
+            ok = [d for kind, d, _ in found if kind == "ok"]
+            posts = [p for _, _, p in found]
+            bad = [f"{kind}: {d}" for kind, d, _ in found if kind != "ok"]
             if ok:
-                print(f"  {where:<6}: {len(ok)} updates, p50 {statistics.median(ok) * 1000:.0f} ms, "
-                      f"max {max(ok) * 1000:.0f} ms; problems: {bad or 'none'}")
+                print(f"  {where:<6}: {len(ok)} updates, visible after p50 {statistics.median(ok) * 1000:.0f} ms, "
+                      f"max {max(ok) * 1000:.0f} ms; publish POST p50 {statistics.median(posts) * 1000:.0f} ms, "
+                      f"max {max(posts) * 1000:.0f} ms; not seen: {bad or 'none'}")
             else:
                 print(f"  {where:<6}: no measurement; problems: {bad}")
         mem = worker_memory(portal.pid)

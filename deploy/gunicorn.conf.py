@@ -23,6 +23,10 @@ errorlog = "-"
 
 def post_fork(server, worker):  # noqa: ARG001
     """Each worker opens its own database connections: drop any the master opened while preloading."""
+    import sys
+
+    if "portal.extensions" not in sys.modules:  # another app under this config (bench/hello_app.py)
+        return
     try:
         from portal.extensions import db
 

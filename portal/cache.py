@@ -177,6 +177,9 @@ class RenderCache:
                              app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
         self.hits = 0
         self.misses = 0
+        # Single flight per key in this process: after a publish, one thread renders, the others wait for it.
+        self._flights: dict[str, threading.Lock] = {}
+        self._flights_lock = threading.Lock()
 
     def policy_ttl(self, endpoint: str, crisis: bool) -> float | None:
         policy = POLICIES.get(endpoint)
@@ -231,8 +234,30 @@ class RenderCache:
                 return self._not_modified(start_response, stored_etag, token, entry.headers)
             start_response(f"{entry.status} OK", [*entry.headers, ("X-Render-Cache", "hit")])
             return [b""] if method == "HEAD" else [entry.body]
+        if method == "GET":
+            with self._flights_lock:
+                flight = self._flights.setdefault(key, threading.Lock())
+            if flight.acquire(timeout=10):
+                try:
+                    entry = self._safe_get(key)
+                    if entry is None:
+                        self.misses += 1
+                        return self._render_and_store(environ, start_response, key, ttl, method)
+                finally:
+                    flight.release()
+                    with self._flights_lock:
+                        self._flights.pop(key, None)
+                self.hits += 1
+                start_response(f"{entry.status} OK", [*entry.headers, ("X-Render-Cache", "hit")])
+                return [entry.body]
         self.misses += 1
         return self._render_and_store(environ, start_response, key, ttl, method)
+
+    def _safe_get(self, key: str) -> Entry | None:
+        try:
+            return self.store.get(key)
+        except Exception:  # noqa: BLE001
+            return None
 
     def _not_modified(self, start_response, etag: str, token, headers=None):
         keep = {"cache-control", "vary", "last-modified", "link"}
