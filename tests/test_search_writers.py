@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 
 import pytest
@@ -70,7 +71,21 @@ def test_two_processes_publishing_at_once_lose_no_document(app, staff, database_
         assert result.total == 2 * PER_PROCESS
 
 
-def test_indexer_thread_makes_a_published_answer_searchable(make_app, staff):
+@pytest.fixture
+def stop_indexer_thread():
+    """Stop the indexer thread the test starts: left running, it keeps querying the shared PostgreSQL test
+    database and can deadlock with the next test's TRUNCATE."""
+    yield
+    from portal.search import indexer
+
+    thread = indexer._threads.pop(os.getpid(), None)
+    if thread is not None:
+        thread.stopping.set()
+        thread.wake.set()
+        thread.join(timeout=10)
+
+
+def test_indexer_thread_makes_a_published_answer_searchable(make_app, staff, stop_indexer_thread):
     app = make_app(SEARCH_INDEXER_THREAD=True)
     client = app.test_client()
     from tests.conftest import AuthActions, ask_and_get_code, csrf_token
