@@ -56,6 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _init_search(app)
     _register_blueprints(app)
     _register_template_helpers(app)
+    _init_render_cache(app)
 
     from portal import cli
 
@@ -118,6 +119,44 @@ def _init_search(app: Flask) -> None:
             ensure_thread(app)
 
 
+def _build_fingerprint() -> str:
+    """The package version and the newest template/static/code file time: the same in every preloaded worker."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("portal")
+    except PackageNotFoundError:
+        release = "dev"
+    root = Path(__file__).parent
+    newest = max((p.stat().st_mtime for p in root.rglob("*") if p.suffix in {".py", ".html", ".css", ".js"}),
+                 default=0.0)
+    return f"{release}-{int(newest)}"
+
+
+def _init_render_cache(app: Flask) -> None:
+    from portal import cache
+    from portal.extensions import db
+    from portal.services import site
+
+    site.install()
+    if not app.config.get("CACHE_BUILD"):
+        app.config["CACHE_BUILD"] = _build_fingerprint()
+    engine = {}
+
+    def get_engine():
+        if "e" not in engine:
+            with app.app_context():
+                engine["e"] = db.engine
+        return engine["e"]
+
+    reader = site.TokenReader(get_engine, float(app.config["CACHE_VERSION_TTL"]))
+    site.on_bump(reader.invalidate)
+    store = cache.make_store(str(app.config["CACHE_URL"]), int(app.config["CACHE_MAX_ENTRIES"]))
+    middleware = cache.RenderCache(app, reader, store)
+    app.extensions["render_cache"] = middleware
+    app.wsgi_app = middleware  # type: ignore[method-assign]
+
+
 def _register_blueprints(app: Flask) -> None:
     from portal.views import (
         api,
@@ -137,6 +176,7 @@ def _register_blueprints(app: Flask) -> None:
     )
     from portal.views.staff import bp as staff_bp
     from portal.views.staff import bulletins as _staff_bulletins  # noqa: F401  (adds its routes to staff_bp)
+    from portal.views.staff import crisis as _staff_crisis  # noqa: F401  (adds its routes to staff_bp)
     from portal.views.staff import press as _staff_press  # noqa: F401  (adds its routes to staff_bp)
 
     for module in (public, questions, track, auth, search, incidents, feeds, subscribe, api, stats, media, news):

@@ -104,6 +104,24 @@ DEFAULTS: dict[str, Any] = {
     "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
     # Longest side of the phone rendition of an uploaded image.
     "UPLOAD_RENDITION_PX": 800,
+    # Render cache for anonymous pages (portal/cache.py): "" = in-process LRU, "redis://host:6379/0" = shared
+    # by every worker and server, "none" = off (conditional GET still answered).
+    "CACHE_URL": "",
+    "CACHE_MAX_ENTRIES": 2000,
+    # Lifetime of a cached page; correctness does not depend on it (entries are keyed by the content version).
+    "CACHE_TTL": 300,
+    "CACHE_SEARCH_TTL": 10,
+    "CACHE_STATS_TTL": 60,
+    # In crisis mode /search and /stats are served from the cache this long (they are the costly pages).
+    "CACHE_CRISIS_TTL": 300,
+    # How long a worker reuses the content version it read (seconds): the bound on "visible on the next
+    # request" for other workers and servers (the worker that published sees it at once). 0: every request.
+    "CACHE_VERSION_TTL": 0.5,
+    # Cache-Control of anonymous pages (shared caches such as nginx may keep them this long).
+    "PAGE_CACHE_CONTROL": "public, max-age=10, stale-while-revalidate=30",
+    "PAGE_CACHE_CONTROL_CRISIS": "public, max-age=10, stale-while-revalidate=60, stale-if-error=600",
+    # Part of every page ETag: change it (or let it default to the code and templates' fingerprint) on deploy.
+    "CACHE_BUILD": "",
 }
 
 # Environment variables read on top of the defaults: PORTAL_<NAME> -> <NAME>, parsed by type of the default.
@@ -156,6 +174,16 @@ _ENV_TYPED = {
     "UPLOAD_DIR": str,
     "UPLOAD_MAX_BYTES": int,
     "UPLOAD_RENDITION_PX": int,
+    "CACHE_URL": str,
+    "CACHE_MAX_ENTRIES": int,
+    "CACHE_TTL": int,
+    "CACHE_SEARCH_TTL": int,
+    "CACHE_STATS_TTL": int,
+    "CACHE_CRISIS_TTL": int,
+    "CACHE_VERSION_TTL": float,
+    "PAGE_CACHE_CONTROL": str,
+    "PAGE_CACHE_CONTROL_CRISIS": str,
+    "CACHE_BUILD": str,
 }
 
 

@@ -8,11 +8,12 @@ from portal.models.press import Attachment, Conference, DirectoryEntry, Release,
 from portal.models.question import Question, Reply
 from portal.models.report import Report
 from portal.models.search import SearchOutbox
+from portal.models.site import SiteState
 from portal.models.staff import Department, StaffUser
 from portal.models.subscription import Subscription
 
 __all__ = [
     "Attachment", "AuditEntry", "Base", "Conference", "Department", "DirectoryEntry", "Incident", "InternalNote",
     "Memo", "MemoItem", "Notification", "Question", "Release", "ReleaseEdition", "Reply", "ReplyTemplate", "Report",
-    "SearchOutbox", "StaffUser", "Subscription", "Update", "UpdateEdition",
+    "SearchOutbox", "SiteState", "StaffUser", "Subscription", "Update", "UpdateEdition",
 ]

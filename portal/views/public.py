@@ -10,7 +10,10 @@ from flask import Blueprint, abort, current_app, render_template
 
 from portal.extensions import db
 from portal.markup import render_markdown
-from portal.services import board
+from portal.models import SiteState
+from portal.services import board, bulletin_read
+from portal.services.bulletins import pinned_incident
+from portal.timeutil import utcnow
 
 bp = Blueprint("public", __name__)
 
@@ -42,7 +45,15 @@ def content_page(slug: str) -> tuple[str, str] | None:
 def home():
     """Latest published answers and the ways in."""
     latest = board.latest_published(db.session, limit=10)
-    return render_template("public/home.html", latest=latest)
+    lead, lead_updates = None, []
+    state = db.session.get(SiteState, 1)
+    if state is not None and state.crisis_mode:
+        # Crisis mode: the page leads with the pinned incident and its latest visible updates.
+        pinned = pinned_incident(db.session)
+        if pinned is not None:
+            lead = bulletin_read.get_incident_by_id(db.session, pinned.id)
+            lead_updates = lead.visible_updates(utcnow())[:3] if lead else []
+    return render_template("public/home.html", latest=latest, lead=lead, lead_updates=lead_updates, now=utcnow())
 
 
 @bp.get("/pages/<slug>")

@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError
 
 from portal.errors import PortalError, ValidationFailed
 from portal.extensions import db, limiter
+from portal.models import SiteState
 from portal.numbers import is_ascii_digits, parse_positive_int
 from portal.privacy import current_fingerprints
 from portal.services import board
@@ -74,9 +75,23 @@ def _ask_form() -> AskForm:
     return form
 
 
-def render_ask(form: AskForm, errors: list[str], status: int = 200):
+PAUSED_MESSAGE = (
+    "突发事件处置期间，网上留言暂停接收，恢复时间另行通知。您填写的内容已保留在下方，请稍后再提交；"
+    "紧急情况请拨打 110、119、120。"
+)
+
+
+def _intake_paused() -> bool:
+    state = db.session.get(SiteState, 1)
+    return bool(state and state.intake_paused)
+
+
+def render_ask(form: AskForm, errors: list[str], status: int = 200, paused: bool | None = None):
     """The ask page with the citizen's input and any messages."""
-    return render_template("questions/ask.html", form=form, errors=errors), status
+    if paused is None:
+        paused = _intake_paused()
+    return render_template("questions/ask.html", form=form, errors=errors, paused=paused,
+                           paused_message=PAUSED_MESSAGE), status
 
 
 @bp.route("/ask", methods=["GET", "POST"])
@@ -86,6 +101,8 @@ def ask():
     form = _ask_form()
     if request.method == "GET":
         return render_ask(form, [])
+    if _intake_paused():
+        return render_ask(form, [PAUSED_MESSAGE], 503, paused=True)
     if form.homepage.data:
         return render_ask(form, ["提交未通过校验，请刷新页面后重试。"], 400)
     if not form.validate():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, abort, request, session
 
+from portal import cache
+
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
@@ -31,4 +33,22 @@ def register(app: Flask) -> None:
             h.setdefault("Strict-Transport-Security", "max-age=31536000")
         if session.modified or session.get("_user_id"):
             h["Cache-Control"] = "private, no-store"
+        elif request.method in ("GET", "HEAD") and request.endpoint in cache.POLICIES:
+            _public_page_headers(app, response)
         return response
+
+
+def _public_page_headers(app: Flask, response) -> None:
+    """Anonymous allowlisted pages: Cache-Control for shared caches, Vary: Cookie, and the page ETag."""
+    h = response.headers
+    if "Cookie" not in h.get("Vary", ""):
+        h.add("Vary", "Cookie")
+    if request.endpoint in cache.FEEDS or response.status_code != 200 or "Set-Cookie" in h:
+        return
+    middleware = app.extensions.get("render_cache")
+    if middleware is None:
+        return
+    token = middleware.reader.get()
+    h["Cache-Control"] = app.config["PAGE_CACHE_CONTROL_CRISIS" if token.crisis_mode else "PAGE_CACHE_CONTROL"]
+    path_qs = cache.path_key(request.path, request.query_string.decode("latin-1"))
+    h["ETag"] = cache.page_etag(token.key, path_qs, app.config["CACHE_BUILD"])
