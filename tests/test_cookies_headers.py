@@ -55,3 +55,11 @@ def test_security_headers(client):
 def test_staff_pages_are_never_cached(client, auth, staff):
     auth.login("office")
     assert "no-store" in client.get("/staff/").headers["Cache-Control"]
+
+
+def test_production_cookie_settings_mark_the_session_cookie_secure(make_app):
+    app = make_app(SESSION_COOKIE_SECURE=True)
+    cookie = app.test_client().get("/ask", base_url="https://localhost").headers.get("Set-Cookie", "")
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    unit = (__import__("pathlib").Path(__file__).resolve().parents[1] / "deploy" / "portal.service").read_text()
+    assert "PORTAL_SESSION_COOKIE_SECURE=true" in unit
