@@ -534,3 +534,12 @@ def test_audit_page_number_that_is_not_ascii_is_not_a_server_error(client, auth,
     response = client.get("/staff/audit?page=%C2%B2")
     assert response.status_code in (200, 400), response.status_code
     assert_chinese_page(response)
+
+
+@pytest.mark.parametrize("url", ["/questions", "/search", "/", "/questions/2026010100001", "/track", "/stats"])
+def test_very_long_query_strings_are_not_server_errors(client, url):
+    long_value = "长" * 20000 + "'; DROP TABLE question; --"
+    response = client.get(url, query_string={"q": long_value, "category": long_value, "month": long_value,
+                                             "page": "9" * 500, "department": long_value})
+    assert response.status_code < 500
+    assert long_value not in response.get_data(as_text=True)  # never echoed whole
