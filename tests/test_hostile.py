@@ -136,6 +136,7 @@ def test_hostile_inputs_through_every_public_endpoint(make_app, staff, capsys):
         check("GET /search", client.get("/search?q=" + quote(s, safe="")), s)
         check("GET /search/similar", client.get("/search/similar?title=" + quote(s, safe="")), s)
         check("GET /questions filters", client.get(f"/questions?category={quote(s, safe='')}&month={quote(s, safe='')}"), s)
+        check("GET /news filters", client.get(f"/news?type={quote(s, safe='')}&topic={quote(s, safe='')}&month={quote(s, safe='')}"), s)
     for number, s in zip(numbers, inputs, strict=False):
         check("GET /questions/<n>", client.get(f"/questions/{number}"), s)
     for page in range(1, len(numbers) // 20 + 2):

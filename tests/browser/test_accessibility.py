@@ -10,7 +10,8 @@ import pytest
 from .conftest import ROOT, WIDTHS, login, need_browser
 
 PUBLIC_PAGES = ["/", "/questions", "/ask", "/track", "/search?q=路灯", "/incidents", "/incidents/qingshi-flood",
-                "/stats", "/media", "/subscribe", "/pages/about", "/login"]
+                "/stats", "/media", "/subscribe", "/pages/about", "/login", "/news", "/news/qingshi-recovery-progress",
+                "/news/rumour-shimen-reservoir", "/press/conferences", "/press/contacts"]
 STAFF_PAGES = {"office": ["/staff/", "/staff/desk", "/staff/stats", "/staff/ledger", "/staff/clock"],
                "spokesperson": ["/staff/bulletins", "/staff/bulletins/1"]}
 SERIOUS = ("serious", "critical")
