@@ -3,9 +3,13 @@
 import multiprocessing
 import os
 
-# Workers from the core count (2 x cores + 1); threads let a worker overlap database and index I/O.
+# Workers from the core count (2 x cores + 1), one request at a time each (gunicorn's sync worker). Measured with
+# bench/load.py at 64 connections on 2 cores: a sync worker accepts a connection only when it is free, so load
+# spreads over the workers and p95 stays near p50 (hello app: p95 33 ms); threaded workers keep their keep-alive
+# connections even while busy, and p95 was 3-4x p50. nginx in front buffers slow clients, which sync workers need.
+# PORTAL_THREADS > 1 switches to threaded workers (for a deployment without a buffering proxy).
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("PORTAL_THREADS", "2"))
+threads = int(os.environ.get("PORTAL_THREADS", "1"))
 # Load the app (jieba/rjieba dictionaries, the search index, templates) once in the master; workers fork it.
 preload_app = True
 timeout = 30
