@@ -121,12 +121,15 @@ def test_hidden_question_vanishes_and_comes_back(search_app):
         number = q.number
         hide_question(db.session, office, q, "含有个人信息")
         drain(db.session, backend(), app.config["SEARCH_INDEX_DIR"])
-        assert backend().search(SearchQuery(text="路灯")).hits == []
+        gone = backend().search(SearchQuery(text="路灯"))
+        assert gone.hits == [] and gone.total == 0 and sum(gone.facets.values()) == 0
         assert app.test_client().get(f"/questions/{number}").status_code == 404
         office = db.session.get(StaffUser, office.id)
         unhide_question(db.session, office, db.session.get(Question, q.id))
         drain(db.session, backend(), app.config["SEARCH_INDEX_DIR"])
-        assert [h.title for h in backend().search(SearchQuery(text="路灯")).hits] == ["青石镇解放路路灯长期不亮"]
+        back = backend().search(SearchQuery(text="路灯"))
+        assert [h.title for h in back.hits] == ["青石镇解放路路灯长期不亮"]
+        assert back.total == 1 and sum(back.facets.values()) == 1  # counted once, not again from its old copy
     assert app.test_client().get(f"/questions/{number}").status_code == 200
 
 
@@ -207,3 +210,34 @@ def test_deleted_or_corrupt_index_recovers(search_app):
         assert not backend().ready()
         assert rebuild_if_missing(db.session, backend(), str(root)) == 5
         assert backend().search(SearchQuery(text="路灯")).total == 1
+
+
+def test_fast_index_path_matches_whoosh_own(tmp_path):
+    """The rebuild's shortcuts store exactly what Whoosh's own code would: the same postings and field lengths.
+
+    ChineseText counts words without Token objects; the field-length lookup reads each length column once. Both
+    are checked against Whoosh's own TEXT field and its own per-document reader, so a Whoosh upgrade that changes
+    either shows here rather than as quietly different rankings.
+    """
+    from whoosh import fields, index
+
+    from portal.search import whoosh_backend as wb
+    from portal.search.analysis import chinese_analyzer
+
+    plain = fields.TEXT(analyzer=chinese_analyzer(), phrase=False)
+    fast = wb.ChineseText(analyzer=chinese_analyzer(), phrase=False)
+    texts = [t + "\n" + b + "\n" + r for _, t, b, _, _, r, _ in DOCS] + ["ＡＢＣ１２３　全角 abc abc abc", "", "的 了 ！"]
+    for text in texts:
+        assert sorted(fast.index(text)) == sorted(plain.index(text))
+
+    ix = index.create_in(str(tmp_path), wb.make_schema())
+    with ix.writer() as writer:
+        for i, text in enumerate(texts):
+            writer.add_document(qid=str(i), text=text, title=text[:12])
+    with ix.reader() as reader:
+        per_doc = reader._perdoc  # the segment's W3PerDocReader
+        for field in ("text", "title"):
+            ours = [per_doc.doc_field_length(n, field) for n in range(len(texts) + 1)]
+            theirs = [wb._whoosh_doc_field_length(per_doc, n, field) for n in range(len(texts) + 1)]
+            assert ours == theirs
+            assert any(ours) and None in ours  # real lengths, and the empty documents' None

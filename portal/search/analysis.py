@@ -92,13 +92,30 @@ def load_dictionary_file(path: Path) -> int:
     return add_user_words(words)
 
 
+_indexable_cache: dict[str, bool] = {}
+_INDEXABLE_CACHE_MAX = 500_000
+
+
+def _indexable(word: str) -> bool:
+    """Not a stop word, not punctuation or space; remembered per word (a rebuild asks millions of times)."""
+    ok = _indexable_cache.get(word)
+    if ok is None:
+        ok = bool(_WORD.search(word)) and word not in STOP_WORDS and not word.isspace()
+        if len(_indexable_cache) < _INDEXABLE_CACHE_MAX:
+            _indexable_cache[word] = ok
+    return ok
+
+
 def segment(text: str, mode: str = "search") -> Iterator[tuple[str, int, int]]:
     """(word, start, end) for the indexable words of `text` (folded), without stop words and punctuation."""
-    folded = fold(text)
-    for word, start, end in _tokenize(folded, mode):
-        if not _WORD.search(word) or word in STOP_WORDS or word.isspace():
-            continue
-        yield word, start, end
+    for word, start, end in _tokenize(fold(text), mode):
+        if _indexable(word):
+            yield word, start, end
+
+
+def index_words(text: str) -> list[str]:
+    """The words `segment` yields in search mode, without offsets: what the index counts."""
+    return [word for word, _, _ in _tokenize(fold(text), "search") if _indexable(word)]
 
 
 def query_terms(text: str) -> list[str]:

@@ -17,10 +17,13 @@ from pathlib import Path
 
 from markupsafe import escape
 from whoosh import fields, index
+from whoosh.codec import whoosh3
 from whoosh.query import And, AndMaybe, DateRange, Every, Or, Term
+from whoosh.system import pack_uint
+from whoosh.util.numeric import byte_to_length
 
 from portal.search import Hit, IndexDocument, IndexUnavailable, SearchQuery, SearchResult, snippets
-from portal.search.analysis import chinese_analyzer, query_terms, search_terms
+from portal.search.analysis import chinese_analyzer, index_words, query_terms, search_terms
 from portal.timeutil import BEIJING
 
 CURRENT = "CURRENT"
@@ -28,9 +31,70 @@ CACHE_SIZE = 512
 REFRESH_EVERY = 0.5  # seconds between checks whether the index changed
 SNIPPET_CHARS = 160
 REBUILD_PROCS = min(2, os.cpu_count() or 1)
+REBUILD_MB = 512  # posting buffer per writer process (Whoosh's estimate): a larger one spills fewer sorted runs to disk
 # A word found in more than this share of documents (board boilerplate: 反映, 回复 …) does not have to match
 # when the query has rarer words; it still counts towards the score.
 COMMON_SHARE = 0.3
+
+
+# Field lengths, one array per (segment reader, field). Whoosh reads a document's field length back from the column
+# file with a seek and a read each time it is asked: once per posting when a segment is written (a third of a
+# rebuild) and once per scored hit when searching. Segments never change once written, so the column is read
+# once, whole. Same values as Whoosh's own method (None for an empty field); tests/test_search.py compares them.
+_LENGTH_OF_BYTE = [None] + [byte_to_length(b) for b in range(1, 256)]
+_whoosh_doc_field_length = whoosh3.W3PerDocReader.doc_field_length
+
+
+def _doc_field_length(self, docnum, fieldname, default=0):
+    try:
+        lengths = self._portal_lengths[fieldname]
+    except AttributeError:
+        self._portal_lengths = {}
+        return _doc_field_length(self, docnum, fieldname, default)
+    except KeyError:
+        reader = self._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
+        if reader is None:
+            return default
+        lengths = self._portal_lengths[fieldname] = reader.load()
+    if docnum >= len(lengths):
+        if docnum > self._doccount:
+            raise IndexError(f"Asked for docnum {docnum!r} of {self._doccount}")
+        return None
+    return _LENGTH_OF_BYTE[lengths[docnum]]
+
+
+whoosh3.W3PerDocReader.doc_field_length = _doc_field_length
+
+_UTF8_CACHE_MAX = 500_000
+_utf8: dict[str, bytes] = {}
+_PACKED = [pack_uint(n) for n in range(256)]
+
+
+def _word_bytes(word: str) -> bytes:
+    data = _utf8.get(word)
+    if data is None:
+        data = word.encode("utf-8")
+        if len(_utf8) < _UTF8_CACHE_MAX:
+            _utf8[word] = data
+    return data
+
+
+class ChineseText(fields.TEXT):
+    """TEXT whose postings are counted straight from the segmenter's word list.
+
+    The same (word, frequency, weight, value) postings as TEXT with the Chinese analyzer and the Frequency format,
+    without a Token object per word: a full rebuild spends most of its time here. Module-level, as Whoosh pickles
+    the schema into the index.
+    """
+
+    def index(self, value, **kwargs):
+        if not isinstance(value, str):
+            return super().index(value, **kwargs)
+        boost = self.format.field_boost
+        return [
+            (_word_bytes(word), n, n * boost, _PACKED[n] if n < 256 else pack_uint(n))
+            for word, n in Counter(index_words(value)).items()
+        ]
 
 
 def make_schema() -> fields.Schema:
@@ -40,8 +104,8 @@ def make_schema() -> fields.Schema:
         qid=fields.ID(stored=True, unique=True),
         number=fields.STORED,
         # Matching and counting run on `text` alone, so an AND of words can skip through one posting list each.
-        text=fields.TEXT(analyzer=analyzer, phrase=False),
-        title=fields.TEXT(analyzer=analyzer, stored=True, phrase=False),
+        text=ChineseText(analyzer=analyzer, phrase=False),
+        title=ChineseText(analyzer=analyzer, stored=True, phrase=False),
         body=fields.STORED,
         reply=fields.STORED,
         department=fields.ID(stored=True, sortable=True),
@@ -137,7 +201,7 @@ class WhooshBackend:
         path = self._new_generation()
         ix = index.create_in(str(path), make_schema())
         # Two processes on two cores; the tokenizer is a module-level class, so it pickles.
-        writer = ix.writer(procs=REBUILD_PROCS, multisegment=REBUILD_PROCS > 1, limitmb=128)
+        writer = ix.writer(procs=REBUILD_PROCS, multisegment=REBUILD_PROCS > 1, limitmb=REBUILD_MB)
         count = 0
         try:
             for doc in documents if documents is not None else stream:
@@ -282,20 +346,31 @@ class WhooshBackend:
         else:
             results = searcher.search(scored, limit=limit, filter=filt, terms=False)
         counted = And([match, filt]) if filt is not None else match
-        docnums = list(counted.docs(searcher))
+        total = 0
         facets: Counter = Counter()
-        reader = searcher.reader()
-        if docnums and reader.has_column("department"):
-            column = reader.column_reader("department")
-            facets.update(column[docnum] for docnum in docnums)
+        for leaf, _ in searcher.leaf_searchers():
+            docnums = list(counted.docs(leaf))
+            total += len(docnums)
+            departments = self._departments(leaf.reader())
+            if docnums and departments:
+                facets.update(map(departments.__getitem__, docnums))
         facets.pop("-", None)
         page_hits = results[(query.page - 1) * query.per_page : limit]
         highlight_terms = frozenset(terms) if query.highlight else frozenset()
         hits = [self._hit(h.fields(), h.score, highlight_terms) for h in page_hits]
         return SearchResult(
-            hits=hits, total=len(docnums), page=query.page, per_page=query.per_page, facets=dict(facets),
+            hits=hits, total=total, page=query.page, per_page=query.per_page, facets=dict(facets),
             matched_all_words=all_words, terms=terms,
         )
+
+    @staticmethod
+    def _departments(segment_reader) -> list[str] | None:
+        """The department of every document in one segment, read once: segments never change once written, and
+        counting facets over tens of thousands of matches one column lookup at a time costs more than the search."""
+        values = getattr(segment_reader, "_portal_departments", None)
+        if values is None and segment_reader.has_column("department"):
+            values = segment_reader._portal_departments = list(segment_reader.column_reader("department"))
+        return values
 
     @classmethod
     def _hit(cls, f: dict, score: float | None, terms: frozenset[str]) -> Hit:
