@@ -7,6 +7,8 @@ tsvector column with a GIN index, shared by every app server). Writes reach a ba
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
@@ -73,6 +75,28 @@ class IndexDocument:
     department_name: str
     category: str
     published_at: datetime
+
+
+class ResultCache:
+    """A small thread-safe LRU of search results; keys carry the index version, so old entries just age out."""
+
+    def __init__(self, size: int = 512):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 class IndexUnavailable(Exception):

@@ -10,8 +10,6 @@ ever travels as bind parameters. Writers (the indexer) serialise on an advisory 
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
@@ -23,7 +21,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
-from portal.search import Hit, IndexDocument, IndexUnavailable, SearchQuery, SearchResult
+from portal.search import Hit, IndexDocument, IndexUnavailable, ResultCache, SearchQuery, SearchResult
 from portal.search.analysis import query_terms, search_terms, segmented
 from portal.search.snippets import SNIPPET_CHARS, fragments, mark_all
 from portal.timeutil import BEIJING
@@ -110,8 +108,7 @@ class PostgresBackend:
 
     def __init__(self, app: Flask):
         self.app = app
-        self._cache: OrderedDict = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._cache = ResultCache(CACHE_SIZE)
         self._tables_exist = False
 
     # ---- connections and the version ---------------------------------------------------------------------
@@ -188,30 +185,17 @@ class PostgresBackend:
 
     # ---- reading ----------------------------------------------------------------------------------------
 
-    def _cached(self, key):
-        with self._cache_lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        return None
-
-    def _remember(self, key, value) -> None:
-        with self._cache_lock:
-            self._cache[key] = value
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-
     def search(self, query: SearchQuery) -> SearchResult:
         with self._engine().connect() as conn:
             version = self._version(conn)
             if version is None:
                 raise IndexUnavailable("索引尚未建立")
             key = (version, query)
-            cached = self._cached(key)
+            cached = self._cache.get(key)
             if cached is not None:
                 return cached
             result = self._search(conn, query)
-        self._remember(key, result)
+        self._cache.put(key, result)
         return result
 
     def _search(self, conn: Connection, query: SearchQuery) -> SearchResult:
@@ -287,7 +271,7 @@ class PostgresBackend:
             if version is None:
                 raise IndexUnavailable("索引尚未建立")
             key = (version, "similar", title[:100], k)
-            cached = self._cached(key)
+            cached = self._cache.get(key)
             if cached is not None:
                 return cached
             params: dict = {"k": k}
@@ -299,5 +283,5 @@ class PostgresBackend:
                 ORDER BY rank DESC, d.published_at DESC, d.question_id DESC LIMIT :k
             """  # nosec B608
             hits = [self._hit(r, frozenset()) for r in conn.execute(text(sql), params)]
-        self._remember(key, hits)
+        self._cache.put(key, hits)
         return hits

@@ -10,7 +10,7 @@ import os
 import shutil
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -22,7 +22,7 @@ from whoosh.query import And, AndMaybe, DateRange, Every, Or, Term
 from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 
-from portal.search import Hit, IndexDocument, IndexUnavailable, SearchQuery, SearchResult, snippets
+from portal.search import Hit, IndexDocument, IndexUnavailable, ResultCache, SearchQuery, SearchResult, snippets
 from portal.search.analysis import chinese_analyzer, index_words, query_terms, search_terms
 from portal.timeutil import BEIJING
 
@@ -148,8 +148,7 @@ class WhooshBackend:
     def __init__(self, root: str):
         self.root = Path(root)
         self._local = threading.local()
-        self._cache: OrderedDict = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._cache = ResultCache(CACHE_SIZE)
         self._written_at = 0.0  # when this process last wrote: its readers look again at once
 
     # ---- index directories ------------------------------------------------------------------------------
@@ -268,19 +267,6 @@ class WhooshBackend:
             return 0
         return searcher.doc_count()
 
-    def _cached(self, key):
-        with self._cache_lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        return None
-
-    def _remember(self, key, value) -> None:
-        with self._cache_lock:
-            self._cache[key] = value
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-
     @staticmethod
     def _word_query(terms: list[str], all_words: bool, optional: list[str] = ()):
         """(match, scored): the words on `text` (AND or OR) that decide the hits, and the same with the title's
@@ -308,11 +294,11 @@ class WhooshBackend:
     def search(self, query: SearchQuery) -> SearchResult:
         searcher, version = self._searcher()
         key = (version, query)
-        cached = self._cached(key)
+        cached = self._cache.get(key)
         if cached is not None:
             return cached
         result = self._search(searcher, query)
-        self._remember(key, result)
+        self._cache.put(key, result)
         return result
 
     def _common(self, searcher, terms: list[str]) -> list[str]:
@@ -393,7 +379,7 @@ class WhooshBackend:
     def similar(self, title: str, body: str, k: int) -> list[Hit]:
         searcher, version = self._searcher()
         key = (version, "similar", title[:100], k)
-        cached = self._cached(key)
+        cached = self._cache.get(key)
         if cached is not None:
             return cached
         terms = search_terms(title)[:12]
@@ -401,5 +387,5 @@ class WhooshBackend:
             return []
         query = Or([Term("title", t, boost=2.0) for t in terms] + [Term("text", t) for t in terms])
         hits = [self._hit(h.fields(), h.score, frozenset()) for h in searcher.search(query, limit=k, terms=False)]
-        self._remember(key, hits)
+        self._cache.put(key, hits)
         return hits
