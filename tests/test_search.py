@@ -241,3 +241,28 @@ def test_fast_index_path_matches_whoosh_own(tmp_path):
             theirs = [wb._whoosh_doc_field_length(per_doc, n, field) for n in range(len(texts) + 1)]
             assert ours == theirs
             assert any(ours) and None in ours  # real lengths, and the empty documents' None
+
+
+def test_rebuild_in_several_rounds_keeps_every_document(tmp_path, monkeypatch):
+    """A large rebuild writes in rounds (segments); every document is found, counted and faceted once."""
+    from datetime import UTC, datetime
+
+    from portal.search import IndexDocument
+    from portal.search import whoosh_backend as wb
+
+    monkeypatch.setattr(wb, "REBUILD_CHUNK", 3)
+    docs = [IndexDocument(question_id=i, number=f"Q{i:04d}", title=f"{t}（第{i}条）", body=b, reply=r,
+                          department=d and f"d{len(d)}", department_name=d, category=c,
+                          published_at=datetime(2026, 3, 1 + i, tzinfo=UTC))
+            for i, (_, t, b, d, c, r, _) in enumerate(DOCS * 2, start=1)]
+    backend_ = wb.WhooshBackend(str(tmp_path / "idx"))
+    assert backend_.rebuild(docs) == 10
+    assert backend_.count() == 10
+    assert len(backend_._searcher()[0].reader().leaf_readers()) > 1  # really several segments
+    result = backend_.search(SearchQuery(text="", per_page=20))  # browse: every document, newest first
+    assert result.total == 10 and len(result.hits) == 10
+    assert sorted(h.question_id for h in result.hits) == list(range(1, 11))
+    assert sum(result.facets.values()) == 8  # the two questions without a department are not a facet
+    found = backend_.search(SearchQuery(text="路灯"))
+    assert found.total == 2 and sum(found.facets.values()) == 2
+    assert sorted(h.question_id for h in found.hits) == [1, 6]  # the same question from two rounds
