@@ -1,5 +1,5 @@
-"""Press-room use cases for releases: publishing, correcting, attachments (conferences and the directory:
-press_room.py).
+"""Press-room use cases for releases: publishing, correcting and withdrawing them, their attachments (conferences
+and the directory: press_room.py).
 
 Every publishing change goes through one function here (a site-wide content version can be bumped in them).
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.errors import Forbidden, ValidationFailed
+from portal.errors import Forbidden, InvalidTransition, ValidationFailed
 from portal.markup import clean_text, render_markdown
 from portal.models import Attachment, Department, Incident, Release, ReleaseEdition
 from portal.models.press import RELEASE_TYPES, RUMOUR
@@ -141,6 +141,8 @@ def correct_release(
 ) -> Release:
     """A correction: a new edition with a public change note; feeds re-issue the entry (same id, new time)."""
     require_publisher(actor)
+    if release.withdrawn_at is not None:
+        raise InvalidTransition("这篇稿件已撤回，不能再更正。")
     reasons: dict[str, str] = {}
     title = clean_text(title).strip() or release.title
     body = clean_text(body).strip()
@@ -175,6 +177,8 @@ def add_attachment(
 ) -> Attachment:
     """Check, clean and store one file for a release; nothing is written when it is refused."""
     require_publisher(actor)
+    if release.withdrawn_at is not None:
+        raise InvalidTransition("这篇稿件已撤回，不能再添加附件。")
     caption = clean_text(caption or "").strip()
     if len(caption) > 200:
         raise ValidationFailed({"caption": "说明文字不超过 200 个字。"})
@@ -195,4 +199,44 @@ def add_attachment(
         session.rollback()
         uploads.remove(folder, stored.stored_name, stored.rendition_name)
         raise
+    return attachment
+
+
+def withdraw_release(session: Session, actor: StaffUser, release: Release, reason: str) -> Release:
+    """Withdraw a release: the page stays at its URL with 已撤回, the time and the public reason; nothing is deleted.
+
+    The text stays in the database (and in its editions) but is no longer shown on the page, in the feeds or the
+    API; the feeds re-issue the entry as 【已撤回】 (same id, new time), and its files answer 410.
+    """
+    require_publisher(actor)
+    if release.withdrawn_at is not None:
+        raise InvalidTransition("这篇稿件已经撤回。")
+    reason = clean_text(reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": "请填写撤回原因，它会公开显示。"})
+    if len(reason) > NOTE_MAX:
+        raise ValidationFailed({"reason": f"撤回原因不超过 {NOTE_MAX} 个字。"})
+    now = utcnow()
+    release.withdrawn_at = now
+    release.withdrawn_reason = reason
+    release.updated_at = max(now, release.publish_at)
+    audit.record(session, actor, "release.withdrawn", "release", release.id, slug=release.slug, reason=reason)
+    session.commit()
+    return release
+
+
+def remove_attachment(session: Session, actor: StaffUser, attachment: Attachment, folder: str | Path) -> Attachment:
+    """Remove one file from a release: the row stays (its URL answers 410 Gone); the stored files are deleted
+    once the removal is committed (a failed commit leaves them in place)."""
+    require_publisher(actor)
+    if attachment.removed_at is not None:
+        raise InvalidTransition("这个附件已经删除。")
+    now = utcnow()
+    release = attachment.release
+    attachment.removed_at = now
+    release.updated_at = max(now, release.publish_at)
+    audit.record(session, actor, "release.attachment_removed", "release", release.id, attachment=attachment.id,
+                 filename=attachment.filename, sha256=attachment.sha256)
+    session.commit()
+    uploads.remove(folder, attachment.stored_name, attachment.rendition_name)
     return attachment

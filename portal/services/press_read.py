@@ -13,7 +13,7 @@ from portal.models import Attachment, Conference, Department, DirectoryEntry, Re
 from portal.models.press import RELEASE_TYPES
 from portal.services.bulletin_read import ContentVersion, _aware, _version
 from portal.services.bulletins import SLUG_RE
-from portal.timeutil import BEIJING, utcnow
+from portal.timeutil import BEIJING, to_beijing, utcnow
 
 PAGE_SIZE = 20
 
@@ -119,26 +119,41 @@ def feed_releases(session: Session, limit: int, type_: str = "", now: datetime |
 def releases_version(session: Session, type_: str = "", now: datetime | None = None) -> ContentVersion:
     """Version of the visible releases: a scheduled one changes it when it comes due; a correction too."""
     now = now or utcnow()
-    stmt = select(func.count(Release.id), func.max(Release.updated_at), func.sum(Release.edition)).where(
-        Release.publish_at <= now
+    stmt = select(
+        func.count(Release.id), func.max(Release.updated_at), func.sum(Release.edition),
+        func.count(Release.withdrawn_at),
+    ).where(Release.publish_at <= now)
+    attachments = select(func.count(Attachment.id)).join(Release).where(
+        Release.publish_at <= now, Attachment.removed_at.is_(None)
     )
-    attachments = select(func.count(Attachment.id)).join(Release).where(Release.publish_at <= now)
     if type_:
         stmt = stmt.where(Release.type == type_)
         attachments = attachments.where(Release.type == type_)
-    count, newest, editions = session.execute(stmt).one()
+    count, newest, editions, withdrawn = session.execute(stmt).one()
     newest = _aware(newest)
-    return _version("releases", [type_, count, newest, editions, session.scalar(attachments)], newest)
+    return _version("releases", [type_, count, newest, editions, withdrawn, session.scalar(attachments)], newest)
 
 
 def visible_attachment(session: Session, attachment_id: int, now: datetime | None = None) -> Attachment | None:
-    """An attachment whose release is published; None otherwise (a scheduled release's files stay private)."""
+    """An attachment whose release is published; None otherwise (a scheduled release's files stay private).
+
+    Removed attachments and those of a withdrawn release are returned too: the view answers 410 Gone for them.
+    """
     if not 0 < attachment_id < 2**31:
         return None
     attachment = session.get(Attachment, attachment_id)
     if attachment is None or not attachment.release.is_visible(now):
         return None
     return attachment
+
+
+def gone_message(attachment: Attachment) -> str | None:
+    """Why a published attachment is no longer served (the 410 page), or None when it is."""
+    if attachment.removed_at is not None:
+        return f"该附件已于 {to_beijing(attachment.removed_at):%Y-%m-%d %H:%M}（北京时间）被发布单位删除，不再提供。"
+    if attachment.release.withdrawn_at is not None:
+        return "该附件所属的稿件已撤回，附件不再提供。"
+    return None
 
 
 # ---- conferences ----------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The press-room console: releases (preview, now or scheduled, corrections, attachments); the calendar and the
-directory are in press_room.py."""
+"""The press-room console: releases (preview, now or scheduled, corrections, withdrawal, attachments); the calendar
+and the directory are in press_room.py."""
 
 from __future__ import annotations
 
@@ -11,16 +11,22 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.datastructures import ImmutableMultiDict
 from wtforms import ValidationError
 
-from portal.errors import ValidationFailed
+from portal.errors import PortalError, ValidationFailed
 from portal.extensions import csrf, db
 from portal.markup import render_markdown
-from portal.models import Release
+from portal.models import Attachment, Release
 from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
 from portal.services import board, press, press_read, uploads
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import options
 from portal.views.staff import bp
-from portal.views.staff.press_forms import AttachmentForm, ReleaseCorrectionForm, ReleaseForm
+from portal.views.staff.press_forms import (
+    AttachmentForm,
+    AttachmentRemoveForm,
+    ReleaseCorrectionForm,
+    ReleaseForm,
+    ReleaseWithdrawForm,
+)
 
 PUBLISHERS = (ROLE_SPOKESPERSON, ROLE_ADMIN)
 # Multipart overhead allowed on top of the file itself.
@@ -94,9 +100,16 @@ def press_create():
 def _release_page(release: Release, status: int = 200, errors=(), preview=None, **forms):
     correction = forms.get("correction") or ReleaseCorrectionForm(
         formdata=None, title=release.title, body=release.body_md, rumour=release.rumour_md)
+    removing = forms.get("remove")
+    remove_forms = {
+        a.id: removing if removing is not None and removing._prefix == f"a{a.id}-"
+        else AttachmentRemoveForm(formdata=None, prefix=f"a{a.id}")
+        for a in release.current_attachments
+    }
     return render_template(
         "staff/press/release.html", release=release, errors=list(errors), preview=preview, correction=correction,
         upload=forms.get("upload") or AttachmentForm(formdata=None),
+        withdraw=forms.get("withdraw") or ReleaseWithdrawForm(formdata=None), remove_forms=remove_forms,
         max_size=uploads.human_size(int(current_app.config["UPLOAD_MAX_BYTES"])),
     ), status
 
@@ -124,6 +137,9 @@ def press_correct(release_id: int):
     except ValidationFailed as exc:
         db.session.rollback()
         return _release_page(release, 400, apply_reasons(form, exc.reasons), correction=form)
+    except PortalError as exc:
+        db.session.rollback()
+        return _release_page(release, exc.status_code, [exc.message], correction=form)
     return redirect(url_for("staff.press_release", release_id=release.id), 303)
 
 
@@ -174,4 +190,45 @@ def press_attach(release_id: int):
         db.session.rollback()
         # "file" belongs to no form field: its message goes to the summary at the top of the page.
         return _release_page(release, 400, apply_reasons(form, exc.reasons), upload=form)
+    except PortalError as exc:
+        db.session.rollback()
+        return _release_page(release, exc.status_code, [exc.message], upload=form)
+    return redirect(url_for("staff.press_release", release_id=release.id), 303)
+
+
+@bp.post("/press/releases/<int:release_id>/withdraw")
+@roles_required(*PUBLISHERS)
+def press_withdraw(release_id: int):
+    """Withdraw a release (reason and confirmation required): its page stays, marked 已撤回 with the reason."""
+    release = _get(Release, release_id)
+    form = ReleaseWithdrawForm()
+    if not form.validate():
+        return _release_page(release, 400, withdraw=form)
+    try:
+        press.withdraw_release(db.session, current_user, release, form.reason.data or "")
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _release_page(release, 400, apply_reasons(form, exc.reasons), withdraw=form)
+    except PortalError as exc:
+        db.session.rollback()
+        return _release_page(release, exc.status_code, [exc.message], withdraw=form)
+    return redirect(url_for("staff.press_release", release_id=release.id), 303)
+
+
+@bp.post("/press/releases/<int:release_id>/attachments/<int:attachment_id>/remove")
+@roles_required(*PUBLISHERS)
+def press_remove_attachment(release_id: int, attachment_id: int):
+    """Remove one attachment (confirmation required): the file is deleted and its URL answers 410 Gone."""
+    release = _get(Release, release_id)
+    attachment = _get(Attachment, attachment_id)
+    if attachment.release_id != release.id:
+        abort(404)
+    form = AttachmentRemoveForm(prefix=f"a{attachment.id}")
+    if not form.validate():
+        return _release_page(release, 400, remove=form)
+    try:
+        press.remove_attachment(db.session, current_user, attachment, current_app.config["UPLOAD_DIR"])
+    except PortalError as exc:
+        db.session.rollback()
+        return _release_page(release, exc.status_code, [exc.message])
     return redirect(url_for("staff.press_release", release_id=release.id), 303)
