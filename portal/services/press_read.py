@@ -103,6 +103,12 @@ def get_release(session: Session, slug: str, now: datetime | None = None) -> Rel
     return release
 
 
+def releases_for_incident(session: Session, incident_id: int, now: datetime | None = None) -> list[Release]:
+    """Visible releases linked to an incident, newest first (withdrawn ones included: the page marks them)."""
+    stmt = _visible(now or utcnow()).where(Release.incident_id == incident_id)
+    return list(session.scalars(stmt.order_by(Release.publish_at.desc(), Release.id.desc())))
+
+
 def all_releases(session: Session, limit: int = 200) -> list[Release]:
     """Every release, scheduled ones included (the console)."""
     return list(session.scalars(select(Release).order_by(Release.publish_at.desc(), Release.id.desc()).limit(limit)))
