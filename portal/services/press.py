@@ -165,6 +165,8 @@ def correct_release(
     release.title, release.body_md, release.body_html = title, body, html
     release.rumour_md, release.rumour_html = rumour, render_markdown(rumour)
     release.updated_at = max(now, release.publish_at)
+    if release.is_visible(now):
+        release.notified_at = None  # announced again (mail marked 【更正】, hub ping) after the commit
     audit.record(session, actor, "release.corrected", "release", release.id, edition=release.edition, note=note)
     session.commit()
     session.refresh(release)

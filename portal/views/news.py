@@ -13,6 +13,7 @@ from portal.services import ics, press_read, uploads
 from portal.timeutil import utcnow
 from portal.views.errors import error_page
 from portal.views.feeds import serve
+from portal.views.subscribe import RELEASES_CHOICE
 
 bp = Blueprint("news", __name__)
 
@@ -30,7 +31,7 @@ def attachment_url(attachment, small: bool = False, external: bool = False) -> s
 
 @bp.app_context_processor
 def press_helpers():
-    return {"attachment_url": attachment_url, "release_types": RELEASE_TYPES}
+    return {"attachment_url": attachment_url, "release_types": RELEASE_TYPES, "releases_scope": RELEASES_CHOICE}
 
 
 @bp.get("/news")

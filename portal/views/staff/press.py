@@ -19,6 +19,7 @@ from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
 from portal.services import board, press, press_read, uploads
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import options
+from portal.views.links import announce_release, ping_release_feeds
 from portal.views.staff import bp
 from portal.views.staff.press_forms import (
     AttachmentForm,
@@ -94,6 +95,7 @@ def press_create():
     except ValidationFailed as exc:
         db.session.rollback()
         return _index(form, 400, apply_reasons(form, exc.reasons))
+    announce_release(release)
     return redirect(url_for("staff.press_release", release_id=release.id), 303)
 
 
@@ -140,6 +142,7 @@ def press_correct(release_id: int):
     except PortalError as exc:
         db.session.rollback()
         return _release_page(release, exc.status_code, [exc.message], correction=form)
+    announce_release(release)
     return redirect(url_for("staff.press_release", release_id=release.id), 303)
 
 
@@ -212,6 +215,7 @@ def press_withdraw(release_id: int):
     except PortalError as exc:
         db.session.rollback()
         return _release_page(release, exc.status_code, [exc.message], withdraw=form)
+    ping_release_feeds(release)
     return redirect(url_for("staff.press_release", release_id=release.id), 303)
 
 
