@@ -54,11 +54,12 @@ def seed_demo_press(path: Path) -> None:
 @click.command("send-due-notifications")
 @with_appcontext
 def send_due_notifications() -> None:
-    """E-mail subscribers and ping the WebSub hub for updates that came due or whose sending failed earlier."""
+    """E-mail subscribers and ping the WebSub hub for updates and press releases that came due or whose sending
+    failed earlier."""
     from portal.views.links import send_due
 
     outcome = send_due(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(
-        f"通报 {outcome.updates} 条：发出邮件 {outcome.mails} 封，未能发出 {outcome.failed} 封（保留待发），"
-        f"推送 {outcome.pings} 次。"
+        f"通报 {outcome.updates} 条、新闻稿 {outcome.releases} 篇：发出邮件 {outcome.mails} 封，"
+        f"未能发出 {outcome.failed} 封（保留待发），推送 {outcome.pings} 次。"
     )

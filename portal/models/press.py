@@ -1,7 +1,8 @@
 """The press room: press releases (with editions and attachments), press conferences and the spokesperson directory.
 
 Publication rules mirror the bulletins: a release is visible once `publish_at` has passed; a correction is a new
-edition with a public change note, never a silent edit.
+edition with a public change note, never a silent edit; a withdrawal keeps the page at its URL with a notice and
+the reason (the text is no longer shown). A removed attachment keeps its row, so its URL can answer 410 Gone.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ class Release(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     edition: Mapped[int] = mapped_column(Integer, default=1)
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True, nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # E-mail and WebSub for the current edition went out at this time; NULL = pending (as for bulletin updates).
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
 
     department: Mapped[Department | None] = relationship()
     incident: Mapped[Incident | None] = relationship()
@@ -63,6 +68,10 @@ class Release(Base):
 
     def is_visible(self, now: datetime | None = None) -> bool:
         return self.publish_at <= (now or utcnow())
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
     @property
     def type_label(self) -> str:
@@ -81,12 +90,17 @@ class Release(Base):
         return [e for e in self.editions if e.number > 1]
 
     @property
+    def current_attachments(self) -> list[Attachment]:
+        """Attachments not removed (removed ones stay as rows so their URLs answer 410)."""
+        return [a for a in self.attachments if a.removed_at is None]
+
+    @property
     def images(self) -> list[Attachment]:
-        return [a for a in self.attachments if a.kind == IMAGE]
+        return [a for a in self.current_attachments if a.kind == IMAGE]
 
     @property
     def documents(self) -> list[Attachment]:
-        return [a for a in self.attachments if a.kind == DOCUMENT]
+        return [a for a in self.current_attachments if a.kind == DOCUMENT]
 
     def __repr__(self) -> str:
         return f"<Release {self.slug} ed.{self.edition}>"
@@ -132,6 +146,8 @@ class Attachment(Base):
     caption: Mapped[str] = mapped_column(String(200), default="")
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Removed by staff: the stored file is deleted after the commit and the URL answers 410 Gone.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     release: Mapped[Release] = relationship(back_populates="attachments")
 

@@ -1,4 +1,4 @@
-"""E-mail subscriptions to bulletins: all of them or one incident; double opt-in, one-click unsubscribe."""
+"""E-mail subscriptions: all bulletins, one incident's, or press releases; double opt-in, one-click unsubscribe."""
 
 from __future__ import annotations
 
@@ -11,15 +11,20 @@ from portal.models.base import Base, UTCDateTime
 from portal.models.bulletin import Incident
 from portal.timeutil import utcnow
 
+KIND_BULLETINS = "bulletins"
+KIND_RELEASES = "releases"
+SUBSCRIPTION_KINDS = (KIND_BULLETINS, KIND_RELEASES)
+
 
 class Subscription(Base):
-    """One address's subscription; `incident_id` NULL means every bulletin."""
+    """One address's subscription: bulletins (`incident_id` NULL: every one) or every press release."""
 
     __tablename__ = "subscription"
     __table_args__ = (Index("ix_subscription_email_incident", "email", "incident_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(16), default=KIND_BULLETINS, server_default=KIND_BULLETINS)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), nullable=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -31,3 +36,10 @@ class Subscription(Base):
     @property
     def is_active(self) -> bool:
         return self.confirmed_at is not None and self.unsubscribed_at is None
+
+    @property
+    def what(self) -> str:
+        """What is subscribed to, for mails and pages: 全部突发事件通报 / 事件“…”的通报 / 新闻发布稿件."""
+        if self.kind == KIND_RELEASES:
+            return "全部新闻发布稿件"
+        return f"事件“{self.incident.title}”的通报" if self.incident else "全部突发事件通报"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from portal.markup import render_markdown
 from portal.models import Conference, Department, DirectoryEntry, Incident, Release, ReleaseEdition, StaffUser
-from portal.services import audit, press
+from portal.services import audit, press, press_room
 from portal.timeutil import parse_local, to_beijing, utcnow
 
 
@@ -122,7 +122,7 @@ def load_demo_press(session: Session, path: Path, actor: StaffUser, admin: Staff
     if conf and session.scalar(select(Conference.id).where(Conference.external_id == conf["external_id"])) is None:
         day = to_beijing(utcnow()) + timedelta(days=int(conf["starts_in_days"]))
         starts = f"{day:%Y-%m-%d} {conf['starts_at_time']}"
-        press.create_conference(session, actor, press.ConferenceInput(
+        press_room.create_conference(session, actor, press_room.ConferenceInput(
             title=conf["title"], starts_at=starts, place=conf["place"],
             duration_minutes=int(conf["duration_minutes"]), livestream_url=conf.get("livestream_url", ""),
             spokesperson=conf.get("spokesperson", ""), description=conf.get("description", ""),
@@ -135,7 +135,7 @@ def load_demo_press(session: Session, path: Path, actor: StaffUser, admin: Staff
             department = _by_slug(session, Department, row["department_slug"])
             if department is None:
                 continue
-            press.save_directory_entry(session, admin, press.DirectoryInput(
+            press_room.save_directory_entry(session, admin, press_room.DirectoryInput(
                 department_id=department.id, name=row["name"], role=row["role"], office_phone=row["office_phone"],
                 duty_hours=row.get("duty_hours", ""),
             ))

@@ -1,7 +1,7 @@
 """After-commit side effects of a publication: WebSub pings and subscriber e-mails, with pending sends kept.
 
-A bulletin is committed before anything here runs, so a failing mail server or hub can never lose it.
-An update whose e-mails did not go out keeps `notified_at` NULL; `flask send-due-notifications` retries
+A bulletin update or a press release is committed before anything here runs, so a failing mail server or hub can
+never lose it. One whose e-mails did not go out keeps `notified_at` NULL; `flask send-due-notifications` retries
 those and sends the ones whose scheduled time has come.
 """
 
@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.models import Subscription, Update
+from portal.models import Release, Subscription, Update
 from portal.services import subscriptions
 from portal.services.mailer import MailError, SmtpSettings, send_all
 from portal.timeutil import utcnow
@@ -35,12 +35,17 @@ class Links(Protocol):
 
     def feeds_for(self, update: Update) -> list[str]: ...
 
+    def release_page(self, release: Release) -> str: ...
+
+    def release_feeds(self, release: Release) -> list[str]: ...
+
 
 @dataclass
 class Outcome:
     """What one notification run did."""
 
     updates: int = 0
+    releases: int = 0
     mails: int = 0
     failed: int = 0
     pings: int = 0
@@ -103,12 +108,48 @@ def notify(
     return out
 
 
+def pending_releases(session: Session, now: datetime | None = None) -> list[Release]:
+    """Visible, not withdrawn releases whose current edition has not been announced yet, oldest first."""
+    now = now or utcnow()
+    stmt = (
+        select(Release)
+        .where(Release.publish_at <= now, Release.notified_at.is_(None), Release.withdrawn_at.is_(None))
+        .order_by(Release.publish_at, Release.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def notify_release(
+    session: Session, release: Release, links: Links, smtp: SmtpSettings, hub: str, site_name: str
+) -> Outcome:
+    """Ping the hub for the release feeds and mail release subscribers; marked notified only when the mail went out."""
+    out = Outcome(releases=1)
+    out.pings = ping_hub(hub, links.release_feeds(release))
+    page = links.release_page(release)
+    mails = [
+        subscriptions.release_mail(sub, release, page, links.unsubscribe(sub), site_name)
+        for sub in subscriptions.release_recipients(session)
+    ]
+    try:
+        out.mails = send_all(smtp, mails) if mails else 0
+    except MailError as exc:
+        log.error("release %s: %d e-mails not sent, kept pending: %s", release.id, len(mails), exc)
+        out.failed = len(mails)
+        session.rollback()
+        return out
+    release.notified_at = utcnow()
+    session.commit()
+    return out
+
+
 def send_due(session: Session, links: Links, smtp: SmtpSettings, hub: str, site_name: str) -> Outcome:
-    """Announce every pending visible update (scheduled ones that came due, and earlier failures)."""
+    """Announce every pending visible update and release (scheduled ones that came due, and earlier failures)."""
     total = Outcome()
-    for update in pending(session):
-        one = notify(session, update, links, smtp, hub, site_name)
-        total.updates += 1
+    runs = [notify(session, u, links, smtp, hub, site_name) for u in pending(session)]
+    runs += [notify_release(session, r, links, smtp, hub, site_name) for r in pending_releases(session)]
+    for one in runs:
+        total.updates += one.updates
+        total.releases += one.releases
         total.mails += one.mails
         total.failed += one.failed
         total.pings += one.pings

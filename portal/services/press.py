@@ -1,4 +1,5 @@
-"""Press-room use cases: publishing and correcting releases, attachments, conferences, the spokesperson directory.
+"""Press-room use cases for releases: publishing, correcting and withdrawing them, their attachments (conferences
+and the directory: press_room.py).
 
 Every publishing change goes through one function here (a site-wide content version can be bumped in them).
 """
@@ -7,22 +8,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.errors import Forbidden, ValidationFailed
+from portal.errors import Forbidden, InvalidTransition, ValidationFailed
 from portal.markup import clean_text, render_markdown
-from portal.models import Attachment, Conference, Department, DirectoryEntry, Incident, Release, ReleaseEdition
+from portal.models import Attachment, Department, Incident, Release, ReleaseEdition
 from portal.models.press import RELEASE_TYPES, RUMOUR
-from portal.models.staff import ROLE_ADMIN, StaffUser
+from portal.models.staff import StaffUser
 from portal.services import audit, uploads
 from portal.services.bulletins import (
     BODY_MAX,
     NOTE_MAX,
-    PLACE_MAX,
     PUBLISHERS,
     SLUG_RE,
     TITLE_MAX,
@@ -33,8 +32,6 @@ from portal.timeutil import to_beijing, utcnow
 
 TOPIC_MAX = 20
 TOPICS_MAX = 8
-URL_RE = re.compile(r"^https?://[^\s<>\"']{1,490}$")
-PHONE_RE = re.compile(r"^[0-9+()（） \-－转]{5,40}$")
 
 
 def require_publisher(actor: StaffUser) -> None:
@@ -144,6 +141,8 @@ def correct_release(
 ) -> Release:
     """A correction: a new edition with a public change note; feeds re-issue the entry (same id, new time)."""
     require_publisher(actor)
+    if release.withdrawn_at is not None:
+        raise InvalidTransition("这篇稿件已撤回，不能再更正。")
     reasons: dict[str, str] = {}
     title = clean_text(title).strip() or release.title
     body = clean_text(body).strip()
@@ -166,6 +165,8 @@ def correct_release(
     release.title, release.body_md, release.body_html = title, body, html
     release.rumour_md, release.rumour_html = rumour, render_markdown(rumour)
     release.updated_at = max(now, release.publish_at)
+    if release.is_visible(now):
+        release.notified_at = None  # announced again (mail marked 【更正】, hub ping) after the commit
     audit.record(session, actor, "release.corrected", "release", release.id, edition=release.edition, note=note)
     session.commit()
     session.refresh(release)
@@ -178,6 +179,8 @@ def add_attachment(
 ) -> Attachment:
     """Check, clean and store one file for a release; nothing is written when it is refused."""
     require_publisher(actor)
+    if release.withdrawn_at is not None:
+        raise InvalidTransition("这篇稿件已撤回，不能再添加附件。")
     caption = clean_text(caption or "").strip()
     if len(caption) > 200:
         raise ValidationFailed({"caption": "说明文字不超过 200 个字。"})
@@ -201,159 +204,41 @@ def add_attachment(
     return attachment
 
 
-# ---- conferences ----------------------------------------------------------------------------------------
+def withdraw_release(session: Session, actor: StaffUser, release: Release, reason: str) -> Release:
+    """Withdraw a release: the page stays at its URL with 已撤回, the time and the public reason; nothing is deleted.
 
-
-@dataclass
-class ConferenceInput:
-    """A press conference as typed in the console (Beijing times)."""
-
-    title: str
-    starts_at: str
-    place: str
-    duration_minutes: int = 60
-    livestream_url: str = ""
-    spokesperson: str = ""
-    description: str = ""
-    incident_slug: str = ""
-    release_slug: str = ""
-    external_id: str | None = None
-
-
-def _conference_fields(session: Session, data: ConferenceInput) -> dict:
-    reasons: dict[str, str] = {}
-    title = clean_text(data.title).strip()
-    place = clean_text(data.place).strip()
-    stream = clean_text(data.livestream_url).strip()
-    speaker = clean_text(data.spokesperson).strip()
-    description = clean_text(data.description).strip()
-    if not title or len(title) > TITLE_MAX:
-        reasons["title"] = f"请填写发布会名称（不超过 {TITLE_MAX} 个字）。"
-    if not place or len(place) > PLACE_MAX:
-        reasons["place"] = f"请填写发布会地点（不超过 {PLACE_MAX} 个字）。"
-    if stream and not URL_RE.match(stream):
-        reasons["livestream_url"] = "直播链接应为 http:// 或 https:// 开头的网址。"
-    if len(speaker) > 100:
-        reasons["spokesperson"] = "发言人不超过 100 个字。"
-    if len(description) > 5000:
-        reasons["description"] = "说明不超过 5000 个字。"
-    if not 10 <= int(data.duration_minutes or 0) <= 600:
-        reasons["duration_minutes"] = "时长应在 10 到 600 分钟之间。"
-    starts = parse_time(data.starts_at, "starts_at", "发布会时间", reasons)
-    if starts is None and "starts_at" not in reasons:
-        reasons["starts_at"] = "请填写发布会时间。"
-    incident = release = None
-    if data.incident_slug.strip():
-        incident = session.scalar(select(Incident).where(Incident.slug == data.incident_slug.strip()))
-        if incident is None:
-            reasons["incident_slug"] = "没有找到这个事件。"
-    if data.release_slug.strip():
-        release = session.scalar(select(Release).where(Release.slug == data.release_slug.strip()))
-        if release is None:
-            reasons["release_slug"] = "没有找到这篇稿件。"
-    if reasons:
-        raise ValidationFailed(reasons)
-    assert starts is not None
-    return dict(
-        title=title, place=place, livestream_url=stream or None, spokesperson=speaker, description_md=description,
-        description_html=render_markdown(description), starts_at=starts,
-        ends_at=starts + timedelta(minutes=int(data.duration_minutes)), incident=incident, release=release,
-    )
-
-
-def create_conference(session: Session, actor: StaffUser, data: ConferenceInput) -> Conference:
-    """Announce a press conference on the calendar."""
+    The text stays in the database (and in its editions) but is no longer shown on the page, in the feeds or the
+    API; the feeds re-issue the entry as 【已撤回】 (same id, new time), and its files answer 410.
+    """
     require_publisher(actor)
+    if release.withdrawn_at is not None:
+        raise InvalidTransition("这篇稿件已经撤回。")
+    reason = clean_text(reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": "请填写撤回原因，它会公开显示。"})
+    if len(reason) > NOTE_MAX:
+        raise ValidationFailed({"reason": f"撤回原因不超过 {NOTE_MAX} 个字。"})
     now = utcnow()
-    conference = Conference(**_conference_fields(session, data), created_at=now, updated_at=now,
-                            external_id=data.external_id)
-    session.add(conference)
-    session.flush()
-    audit.record(session, actor, "conference.created", "conference", conference.id,
-                 starts_at=conference.starts_at.isoformat())
+    release.withdrawn_at = now
+    release.withdrawn_reason = reason
+    release.updated_at = max(now, release.publish_at)
+    audit.record(session, actor, "release.withdrawn", "release", release.id, slug=release.slug, reason=reason)
     session.commit()
-    return conference
+    return release
 
 
-def update_conference(session: Session, actor: StaffUser, conference: Conference, data: ConferenceInput) -> Conference:
-    """Change a conference (time, place …); calendars pick it up by its SEQUENCE."""
+def remove_attachment(session: Session, actor: StaffUser, attachment: Attachment, folder: str | Path) -> Attachment:
+    """Remove one file from a release: the row stays (its URL answers 410 Gone); the stored files are deleted
+    once the removal is committed (a failed commit leaves them in place)."""
     require_publisher(actor)
-    for name, value in _conference_fields(session, data).items():
-        setattr(conference, name, value)
-    conference.sequence += 1
-    conference.updated_at = utcnow()
-    audit.record(session, actor, "conference.updated", "conference", conference.id, sequence=conference.sequence)
+    if attachment.removed_at is not None:
+        raise InvalidTransition("这个附件已经删除。")
+    now = utcnow()
+    release = attachment.release
+    attachment.removed_at = now
+    release.updated_at = max(now, release.publish_at)
+    audit.record(session, actor, "release.attachment_removed", "release", release.id, attachment=attachment.id,
+                 filename=attachment.filename, sha256=attachment.sha256)
     session.commit()
-    return conference
-
-
-def cancel_conference(session: Session, actor: StaffUser, conference: Conference) -> Conference:
-    """Cancel: it stays on the calendar marked 已取消 (STATUS:CANCELLED in the iCalendar feed)."""
-    require_publisher(actor)
-    if conference.cancelled_at is None:
-        conference.cancelled_at = utcnow()
-        conference.sequence += 1
-        conference.updated_at = conference.cancelled_at
-        audit.record(session, actor, "conference.cancelled", "conference", conference.id)
-        session.commit()
-    return conference
-
-
-# ---- the spokesperson directory (admin) -----------------------------------------------------------------
-
-
-@dataclass
-class DirectoryInput:
-    """One directory row."""
-
-    department_id: int | None
-    name: str
-    role: str
-    office_phone: str
-    duty_hours: str = ""
-    sort_order: int = 0
-
-
-def _require_admin(actor: StaffUser) -> None:
-    if actor.role != ROLE_ADMIN:
-        raise Forbidden("只有系统管理员可以维护发言人名录。")
-
-
-def save_directory_entry(
-    session: Session, actor: StaffUser, data: DirectoryInput, entry: DirectoryEntry | None = None
-) -> DirectoryEntry:
-    """Add a directory row, or change `entry`."""
-    _require_admin(actor)
-    reasons: dict[str, str] = {}
-    department = session.get(Department, data.department_id) if data.department_id else None
-    if department is None:
-        reasons["department_id"] = "请选择部门。"
-    name, role = clean_text(data.name).strip(), clean_text(data.role).strip()
-    phone, hours = clean_text(data.office_phone).strip(), clean_text(data.duty_hours).strip()
-    if not name or len(name) > 50:
-        reasons["name"] = "请填写姓名（不超过 50 个字）。"
-    if not role or len(role) > 100:
-        reasons["role"] = "请填写职务（不超过 100 个字）。"
-    if not PHONE_RE.match(phone):
-        reasons["office_phone"] = "请填写办公电话，例如 0571-12345678。"
-    if len(hours) > 100:
-        reasons["duty_hours"] = "值班时间不超过 100 个字。"
-    if reasons:
-        raise ValidationFailed(reasons)
-    entry = entry or DirectoryEntry()
-    entry.department, entry.name, entry.role = department, name, role
-    entry.office_phone, entry.duty_hours, entry.sort_order = phone, hours, int(data.sort_order or 0)
-    entry.updated_at = utcnow()
-    session.add(entry)
-    session.flush()
-    audit.record(session, actor, "directory.saved", "directory", entry.id, name=name, phone=phone)
-    session.commit()
-    return entry
-
-
-def delete_directory_entry(session: Session, actor: StaffUser, entry: DirectoryEntry) -> None:
-    """Remove a directory row (the audit log keeps who and when)."""
-    _require_admin(actor)
-    audit.record(session, actor, "directory.deleted", "directory", entry.id, name=entry.name)
-    session.delete(entry)
-    session.commit()
+    uploads.remove(folder, attachment.stored_name, attachment.rendition_name)
+    return attachment

@@ -1,4 +1,4 @@
-"""Read-side queries for the press room: the release list, pages, feeds, the calendar and the directory."""
+"""Read-side queries for the press room: the release list, pages, feeds, the API, the calendar and the directory."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from portal.errors import ValidationFailed
 from portal.markup import clean_text
 from portal.models import Attachment, Conference, Department, DirectoryEntry, Release
 from portal.models.press import RELEASE_TYPES
 from portal.services.bulletin_read import ContentVersion, _aware, _version
 from portal.services.bulletins import SLUG_RE
-from portal.timeutil import BEIJING, utcnow
+from portal.timeutil import BEIJING, to_beijing, utcnow
 
 PAGE_SIZE = 20
 
@@ -55,6 +56,29 @@ def clean_filters(type_: str, topic: str, month: str, page: str) -> ReleaseFilte
     )
 
 
+def strict_filters(type_: str, topic: str, month: str, page: str) -> ReleaseFilters:
+    """The same filters for the JSON API, where a value that is not understood is a 400, not silently dropped."""
+    reasons: dict[str, str] = {}
+    if type_ and type_ not in RELEASE_TYPES:
+        reasons["type"] = f"type 应为 {'、'.join(RELEASE_TYPES)} 之一。"
+    topic = clean_text(topic or "").strip()
+    if len(topic) > 20 or "," in topic:
+        reasons["topic"] = "topic 应为一个话题（不超过 20 个字，不含逗号）。"
+    if month and month_range(month) is None:
+        reasons["month"] = "month 格式应为 YYYY-MM，例如 2026-11。"
+    number = 1
+    if page:
+        try:
+            number = int(page) if page.isascii() else 0
+        except ValueError:
+            number = 0
+        if not 1 <= number <= 10000:
+            reasons["page"] = "page 应为 1 到 10000 之间的整数。"
+    if reasons:
+        raise ValidationFailed(reasons)
+    return ReleaseFilters(type=type_, topic=topic, month=month, page=number)
+
+
 def _visible(now: datetime):
     return select(Release).where(Release.publish_at <= now)
 
@@ -72,7 +96,7 @@ def list_releases(session: Session, filters: ReleaseFilters, now: datetime | Non
         stmt = stmt.where(Release.publish_at >= start, Release.publish_at < end)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
-        stmt.options(selectinload(Release.department))
+        stmt.options(selectinload(Release.department), selectinload(Release.incident))
         .order_by(Release.publish_at.desc(), Release.id.desc())
         .offset((filters.page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
@@ -103,6 +127,12 @@ def get_release(session: Session, slug: str, now: datetime | None = None) -> Rel
     return release
 
 
+def releases_for_incident(session: Session, incident_id: int, now: datetime | None = None) -> list[Release]:
+    """Visible releases linked to an incident, newest first (withdrawn ones included: the page marks them)."""
+    stmt = _visible(now or utcnow()).where(Release.incident_id == incident_id)
+    return list(session.scalars(stmt.order_by(Release.publish_at.desc(), Release.id.desc())))
+
+
 def all_releases(session: Session, limit: int = 200) -> list[Release]:
     """Every release, scheduled ones included (the console)."""
     return list(session.scalars(select(Release).order_by(Release.publish_at.desc(), Release.id.desc()).limit(limit)))
@@ -119,26 +149,89 @@ def feed_releases(session: Session, limit: int, type_: str = "", now: datetime |
 def releases_version(session: Session, type_: str = "", now: datetime | None = None) -> ContentVersion:
     """Version of the visible releases: a scheduled one changes it when it comes due; a correction too."""
     now = now or utcnow()
-    stmt = select(func.count(Release.id), func.max(Release.updated_at), func.sum(Release.edition)).where(
-        Release.publish_at <= now
+    stmt = select(
+        func.count(Release.id), func.max(Release.updated_at), func.sum(Release.edition),
+        func.count(Release.withdrawn_at),
+    ).where(Release.publish_at <= now)
+    attachments = select(func.count(Attachment.id)).join(Release).where(
+        Release.publish_at <= now, Attachment.removed_at.is_(None)
     )
-    attachments = select(func.count(Attachment.id)).join(Release).where(Release.publish_at <= now)
     if type_:
         stmt = stmt.where(Release.type == type_)
         attachments = attachments.where(Release.type == type_)
-    count, newest, editions = session.execute(stmt).one()
+    count, newest, editions, withdrawn = session.execute(stmt).one()
     newest = _aware(newest)
-    return _version("releases", [type_, count, newest, editions, session.scalar(attachments)], newest)
+    return _version("releases", [type_, count, newest, editions, withdrawn, session.scalar(attachments)], newest)
 
 
 def visible_attachment(session: Session, attachment_id: int, now: datetime | None = None) -> Attachment | None:
-    """An attachment whose release is published; None otherwise (a scheduled release's files stay private)."""
+    """An attachment whose release is published; None otherwise (a scheduled release's files stay private).
+
+    Removed attachments and those of a withdrawn release are returned too: the view answers 410 Gone for them.
+    """
     if not 0 < attachment_id < 2**31:
         return None
     attachment = session.get(Attachment, attachment_id)
     if attachment is None or not attachment.release.is_visible(now):
         return None
     return attachment
+
+
+def gone_message(attachment: Attachment) -> str | None:
+    """Why a published attachment is no longer served (the 410 page), or None when it is."""
+    if attachment.removed_at is not None:
+        return f"该附件已于 {to_beijing(attachment.removed_at):%Y-%m-%d %H:%M}（北京时间）被发布单位删除，不再提供。"
+    if attachment.release.withdrawn_at is not None:
+        return "该附件所属的稿件已撤回，附件不再提供。"
+    return None
+
+
+# ---- the JSON API ---------------------------------------------------------------------------------------
+
+
+def release_summary(release: Release, urls: dict) -> dict:
+    """JSON-ready description of a visible release (the API list); `urls` carries the links built by the view."""
+    withdrawn = release.withdrawn_at is not None
+    return {
+        "slug": release.slug,
+        "type": release.type,
+        "type_label": release.type_label,
+        "title": release.title,
+        "topics": release.topic_list,
+        "department": release.department.name if release.department else None,
+        "incident": release.incident.slug if release.incident else None,
+        "author": release.author_title,
+        "published_at": release.publish_at.isoformat(),
+        "updated_at": release.updated_at.isoformat(),
+        "edition": release.edition,
+        "withdrawn_at": release.withdrawn_at.isoformat() if withdrawn else None,
+        "withdrawn_reason": release.withdrawn_reason if withdrawn else None,
+        **urls,
+    }
+
+
+def release_detail(release: Release, urls: dict, attachment_urls) -> dict:
+    """One visible release with its text, public corrections and attachments (none of them once withdrawn).
+
+    `attachment_urls(attachment)` returns {"url": …, "rendition_url": … or None}.
+    """
+    withdrawn = release.withdrawn_at is not None
+    files = [] if withdrawn else release.current_attachments
+    return {
+        **release_summary(release, urls),
+        "rumour_html": "" if withdrawn else release.rumour_html,
+        "body_html": "" if withdrawn else release.body_html,
+        "corrections": [{"edition": e.number, "note": e.change_note, "at": e.created_at.isoformat()}
+                        for e in release.corrections],
+        "attachments": [
+            {
+                "id": a.id, "kind": a.kind, "mime": a.mime, "filename": a.filename, "size": a.size,
+                "width": a.width, "height": a.height, "sha256": a.sha256, "caption": a.caption,
+                "uploaded_at": a.created_at.isoformat(), **attachment_urls(a),
+            }
+            for a in files
+        ],
+    }
 
 
 # ---- conferences ----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""E-mail subscriptions: subscribe (double opt-in), confirm, one-click unsubscribe, and who gets an update."""
+"""E-mail subscriptions: subscribe (double opt-in), confirm, one-click unsubscribe, who gets an update or a release."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from portal.errors import NotFound, ValidationFailed
 from portal.markup import clean_text
-from portal.models import Incident, Subscription, Update
+from portal.models import Incident, Release, Subscription, Update
+from portal.models.subscription import KIND_BULLETINS, KIND_RELEASES, SUBSCRIPTION_KINDS
 from portal.services import audit
 from portal.services.mailer import Mail
 from portal.timeutil import utcnow
@@ -26,8 +27,15 @@ def normalise_email(email: str) -> str:
     return f"{local}@{domain.lower()}" if local else email
 
 
-def subscribe(session: Session, email: str, incident: Incident | None) -> Subscription:
-    """Record a subscription awaiting confirmation (a repeat request gets the same pending row back)."""
+def subscribe(session: Session, email: str, incident: Incident | None, kind: str = KIND_BULLETINS) -> Subscription:
+    """Record a subscription awaiting confirmation (a repeat request gets the same pending row back).
+
+    `kind` is "bulletins" (all of them, or one `incident`'s) or "releases" (every press release).
+    """
+    if kind not in SUBSCRIPTION_KINDS:
+        raise ValidationFailed({"incident": "请选择订阅范围。"})
+    if kind == KIND_RELEASES:
+        incident = None
     email = normalise_email(email)
     if not email:
         raise ValidationFailed({"email": "请填写电子邮箱。"})
@@ -37,16 +45,18 @@ def subscribe(session: Session, email: str, incident: Incident | None) -> Subscr
     existing = session.scalar(
         select(Subscription).where(
             Subscription.email == email,
+            Subscription.kind == kind,
             Subscription.incident_id.is_(None) if incident_id is None else Subscription.incident_id == incident_id,
             Subscription.unsubscribed_at.is_(None),
         )
     )
     if existing is not None:
         return existing
-    sub = Subscription(email=email, incident_id=incident_id, token=secrets.token_urlsafe(32), created_at=utcnow())
+    sub = Subscription(email=email, kind=kind, incident_id=incident_id, token=secrets.token_urlsafe(32),
+                       created_at=utcnow())
     session.add(sub)
     session.flush()
-    audit.record(session, None, "subscription.requested", "subscription", sub.id, incident_id=incident_id)
+    audit.record(session, None, "subscription.requested", "subscription", sub.id, kind=kind, incident_id=incident_id)
     session.commit()
     return sub
 
@@ -90,6 +100,7 @@ def peek(session: Session, token: str) -> Subscription:
 def recipients(session: Session, update: Update) -> list[Subscription]:
     """Confirmed, active subscriptions to all bulletins or to this update's incident."""
     stmt = select(Subscription).where(
+        Subscription.kind == KIND_BULLETINS,
         Subscription.confirmed_at.is_not(None),
         Subscription.unsubscribed_at.is_(None),
         or_(Subscription.incident_id.is_(None), Subscription.incident_id == update.incident_id),
@@ -97,12 +108,23 @@ def recipients(session: Session, update: Update) -> list[Subscription]:
     return list(session.scalars(stmt.order_by(Subscription.id)))
 
 
+def release_recipients(session: Session) -> list[Subscription]:
+    """Confirmed, active subscriptions to press releases."""
+    stmt = select(Subscription).where(
+        Subscription.kind == KIND_RELEASES,
+        Subscription.confirmed_at.is_not(None),
+        Subscription.unsubscribed_at.is_(None),
+    )
+    return list(session.scalars(stmt.order_by(Subscription.id)))
+
+
 def confirmation_mail(sub: Subscription, confirm_url: str, site_name: str) -> Mail:
     """The double opt-in message."""
-    what = f"事件“{sub.incident.title}”的通报" if sub.incident else "全部突发事件通报"
+    what = sub.what
+    nothing = "任何新闻发布稿件" if sub.kind == KIND_RELEASES else "任何通报"
     text = (
         f"您好：\n\n有人（希望是您本人）在{site_name}用这个邮箱订阅了{what}。\n"
-        f"请打开下面的链接确认订阅：\n\n{confirm_url}\n\n如果不是您本人操作，请忽略本邮件，您不会收到任何通报。\n"
+        f"请打开下面的链接确认订阅：\n\n{confirm_url}\n\n如果不是您本人操作，请忽略本邮件，您不会收到{nothing}。\n"
     )
     return Mail(to=sub.email, subject=f"请确认订阅：{what}", text=text)
 
@@ -117,6 +139,24 @@ def update_mail(sub: Subscription, update: Update, page_url: str, unsubscribe_ur
     return Mail(
         to=sub.email,
         subject=f"{prefix}{update.title}",
+        text="\n".join(lines),
+        headers={"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    )
+
+
+def release_mail(sub: Subscription, release: Release, page_url: str, unsubscribe_url: str, site_name: str) -> Mail:
+    """One release (or its correction) for one subscriber, with RFC 8058 one-click unsubscribe headers."""
+    prefix = "【更正】" if release.edition > 1 else ""
+    lines = [f"{release.type_label}：{release.title}", ""]
+    if release.is_rumour:
+        lines += ["网传说法（谣言）：", release.rumour_md, "", "事实真相："]
+    lines += [release.body_md, ""]
+    if release.corrections:
+        lines += [f"更正说明：{release.corrections[-1].change_note}", ""]
+    lines += [f"全文：{page_url}", "", f"退订：{unsubscribe_url}", f"—— {site_name}"]
+    return Mail(
+        to=sub.email,
+        subject=f"{prefix}【{release.type_label}】{release.title}",
         text="\n".join(lines),
         headers={"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
     )

@@ -1,4 +1,5 @@
-"""Read-only JSON API (v1): incidents with their visible updates, and published questions with the board's filters."""
+"""Read-only JSON API (v1): incidents with their visible updates, published questions with the board's filters,
+and press releases with the /news filters."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from portal.errors import ValidationFailed
 from portal.extensions import db
-from portal.services import board, bulletin_read
+from portal.services import board, bulletin_read, press_read
 from portal.timeutil import utcnow
+from portal.views.news import attachment_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -96,6 +98,44 @@ def questions():
         })
     return _json({"page": page.page, "pages": page.pages, "per_page": per_page, "total": page.total,
                   "questions": items})
+
+
+def _release_urls(release) -> dict:
+    return {
+        "url": url_for("news.detail", slug=release.slug, _external=True),
+        "api_url": url_for("api.release", slug=release.slug, _external=True),
+    }
+
+
+def _attachment_urls(attachment) -> dict:
+    return {
+        "url": attachment_url(attachment, external=True),
+        "rendition_url": attachment_url(attachment, small=True, external=True) if attachment.rendition_name else None,
+    }
+
+
+@bp.get("/releases")
+def releases():
+    """Published press releases, newest first; filters as on /news: type, topic, month (YYYY-MM), page."""
+    args = request.args
+    try:
+        filters = press_read.strict_filters(args.get("type", "")[:20], args.get("topic", "")[:40],
+                                            args.get("month", "")[:7], args.get("page", "")[:6])
+    except ValidationFailed as exc:
+        return _error(400, "查询参数有误。", exc.reasons)
+    rows, total = press_read.list_releases(db.session, filters)
+    per_page = press_read.PAGE_SIZE
+    return _json({"page": filters.page, "pages": max(1, -(-total // per_page)), "per_page": per_page,
+                  "total": total, "releases": [press_read.release_summary(r, _release_urls(r)) for r in rows]})
+
+
+@bp.get("/releases/<slug>")
+def release(slug: str):
+    """One published release with its text, public corrections and attachments (a withdrawn one: the notice only)."""
+    found = press_read.get_release(db.session, slug)
+    if found is None:
+        return _error(404, "没有这篇稿件。")
+    return _json(press_read.release_detail(found, _release_urls(found), _attachment_urls))
 
 
 @bp.get("/openapi.json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, g, render_template
 
 from portal.extensions import db
-from portal.services import bulletin_read
+from portal.services import bulletin_read, press_read
 from portal.services.bulletins import pinned_incident
 from portal.timeutil import utcnow
 
@@ -33,9 +33,10 @@ def index():
 
 @bp.get("/incidents/<slug>")
 def detail(slug: str):
-    """One incident's timeline, newest first, an anchor per update."""
+    """One incident's timeline, newest first, an anchor per update; the press releases linked to it."""
     incident = bulletin_read.get_incident(db.session, slug)
     if incident is None:
         abort(404)
     now = utcnow()
-    return render_template("incidents/detail.html", incident=incident, updates=incident.visible_updates(now), now=now)
+    return render_template("incidents/detail.html", incident=incident, updates=incident.visible_updates(now), now=now,
+                           releases=press_read.releases_for_incident(db.session, incident.id, now))

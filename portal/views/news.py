@@ -11,7 +11,9 @@ from portal.extensions import db
 from portal.models.press import RELEASE_TYPES
 from portal.services import ics, press_read, uploads
 from portal.timeutil import utcnow
+from portal.views.errors import error_page
 from portal.views.feeds import serve
+from portal.views.subscribe import RELEASES_CHOICE
 
 bp = Blueprint("news", __name__)
 
@@ -29,7 +31,7 @@ def attachment_url(attachment, small: bool = False, external: bool = False) -> s
 
 @bp.app_context_processor
 def press_helpers():
-    return {"attachment_url": attachment_url, "release_types": RELEASE_TYPES}
+    return {"attachment_url": attachment_url, "release_types": RELEASE_TYPES, "releases_scope": RELEASES_CHOICE}
 
 
 @bp.get("/news")
@@ -47,7 +49,8 @@ def index():
 
 @bp.get("/news/<slug>")
 def detail(slug: str):
-    """One release: the text (rumour and facts for a rebuttal), images, documents, public corrections."""
+    """One release: the text (rumour and facts for a rebuttal), images, documents, public corrections; a withdrawn
+    one stays at its URL with 已撤回, the time and the reason instead of its text."""
     release = press_read.get_release(db.session, slug)
     if release is None:
         abort(404)
@@ -138,6 +141,9 @@ def attachment(attachment_id: int, name: str):
     found = press_read.visible_attachment(db.session, attachment_id)
     if found is None:
         abort(404)
+    gone = press_read.gone_message(found)
+    if gone:
+        return error_page(410, gone)
     return _send(found, found.stored_name)
 
 
@@ -147,6 +153,9 @@ def attachment_small(attachment_id: int, name: str):
     found = press_read.visible_attachment(db.session, attachment_id)
     if found is None or found.kind != "image":
         abort(404)
+    gone = press_read.gone_message(found)
+    if gone:
+        return error_page(410, gone)
     return _send(found, found.rendition_name or found.stored_name)
 
 

@@ -1,4 +1,8 @@
-"""E-mail subscriptions: the form (its own page, so bulletin pages set no cookie), confirm, unsubscribe."""
+"""E-mail subscriptions: the form (its own page, so bulletin pages set no cookie), confirm, unsubscribe.
+
+One choice list covers the scopes: every bulletin (""), press releases (RELEASES_CHOICE, which no incident slug can
+be) or one active incident (its slug).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 
 from portal.errors import NotFound, ValidationFailed
 from portal.extensions import csrf, db, limiter
+from portal.models.subscription import KIND_BULLETINS, KIND_RELEASES
 from portal.services import bulletin_read, subscriptions
 from portal.services.mailer import MailError, SmtpSettings, send_all
 from portal.views.bulletin_forms import SubscribeForm
@@ -13,12 +18,13 @@ from portal.views.common import apply_reasons
 from portal.views.forms import options
 
 bp = Blueprint("subscribe", __name__)
+RELEASES_CHOICE = "@news"  # not a possible incident slug (SLUG_RE)
 
 
 def _form() -> SubscribeForm:
     form = SubscribeForm()
     form.incident.choices = options(
-        [("", "全部突发事件通报")]
+        [("", "全部突发事件通报"), (RELEASES_CHOICE, "全部新闻发布稿件（新闻稿、辟谣、通知公告、政策解读）")]
         + [(i.slug, f"仅此事件：{i.title}") for i in bulletin_read.list_incidents(db.session) if i.is_active]
     )
     return form
@@ -35,12 +41,13 @@ def subscribe():
     if not form.validate():
         return render_template("subscribe/form.html", form=form, errors=[]), 400
     slug = form.incident.data or ""
-    incident = bulletin_read.get_incident(db.session, slug) if slug else None
-    if slug and incident is None:
+    kind = KIND_RELEASES if slug == RELEASES_CHOICE else KIND_BULLETINS
+    incident = bulletin_read.get_incident(db.session, slug) if slug and kind == KIND_BULLETINS else None
+    if slug and kind == KIND_BULLETINS and incident is None:
         form.incident.errors = ["没有这个事件，请重新选择。"]
         return render_template("subscribe/form.html", form=form, errors=[]), 400
     try:
-        sub = subscriptions.subscribe(db.session, form.email.data or "", incident)
+        sub = subscriptions.subscribe(db.session, form.email.data or "", incident, kind)
     except ValidationFailed as exc:
         db.session.rollback()
         return render_template("subscribe/form.html", form=form, errors=apply_reasons(form, exc.reasons)), 400
@@ -72,8 +79,7 @@ def confirm(token: str):
         sub = subscriptions.confirm(db.session, token[:80])
     except NotFound as exc:
         return render_template("subscribe/message.html", title="链接无效", message=exc.message), 404
-    what = f"事件“{sub.incident.title}”的通报" if sub.incident else "全部突发事件通报"
-    message = f"您已订阅{what}。每封邮件都附有退订链接。"
+    message = f"您已订阅{sub.what}。每封邮件都附有退订链接。"
     return render_template("subscribe/message.html", title="订阅成功", message=message)
 
 
@@ -84,7 +90,7 @@ def unsubscribe(token: str):
     try:
         if request.method == "POST":
             subscriptions.unsubscribe(db.session, token[:80])
-            message = "您已退订，不会再收到这类通报邮件。"
+            message = "您已退订，不会再收到这类邮件。"
             return render_template("subscribe/message.html", title="已退订", message=message)
         sub = subscriptions.peek(db.session, token[:80])
     except NotFound:

@@ -1,4 +1,5 @@
-"""The press-room console: releases (preview, now or scheduled, corrections, attachments), conferences, directory."""
+"""The press-room console: releases (preview, now or scheduled, corrections, withdrawal, attachments); the calendar
+and the directory are in press_room.py."""
 
 from __future__ import annotations
 
@@ -13,20 +14,19 @@ from wtforms import ValidationError
 from portal.errors import PortalError, ValidationFailed
 from portal.extensions import csrf, db
 from portal.markup import render_markdown
-from portal.models import Conference, DirectoryEntry, Release
+from portal.models import Attachment, Release
 from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
 from portal.services import board, press, press_read, uploads
-from portal.timeutil import BEIJING
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import options
+from portal.views.links import announce_release, ping_release_feeds
 from portal.views.staff import bp
 from portal.views.staff.press_forms import (
     AttachmentForm,
-    ButtonForm,
-    ConferenceForm,
-    DirectoryForm,
+    AttachmentRemoveForm,
     ReleaseCorrectionForm,
     ReleaseForm,
+    ReleaseWithdrawForm,
 )
 
 PUBLISHERS = (ROLE_SPOKESPERSON, ROLE_ADMIN)
@@ -95,15 +95,23 @@ def press_create():
     except ValidationFailed as exc:
         db.session.rollback()
         return _index(form, 400, apply_reasons(form, exc.reasons))
+    announce_release(release)
     return redirect(url_for("staff.press_release", release_id=release.id), 303)
 
 
 def _release_page(release: Release, status: int = 200, errors=(), preview=None, **forms):
     correction = forms.get("correction") or ReleaseCorrectionForm(
         formdata=None, title=release.title, body=release.body_md, rumour=release.rumour_md)
+    removing = forms.get("remove")
+    remove_forms = {
+        a.id: removing if removing is not None and removing._prefix == f"a{a.id}-"
+        else AttachmentRemoveForm(formdata=None, prefix=f"a{a.id}")
+        for a in release.current_attachments
+    }
     return render_template(
         "staff/press/release.html", release=release, errors=list(errors), preview=preview, correction=correction,
         upload=forms.get("upload") or AttachmentForm(formdata=None),
+        withdraw=forms.get("withdraw") or ReleaseWithdrawForm(formdata=None), remove_forms=remove_forms,
         max_size=uploads.human_size(int(current_app.config["UPLOAD_MAX_BYTES"])),
     ), status
 
@@ -131,6 +139,10 @@ def press_correct(release_id: int):
     except ValidationFailed as exc:
         db.session.rollback()
         return _release_page(release, 400, apply_reasons(form, exc.reasons), correction=form)
+    except PortalError as exc:
+        db.session.rollback()
+        return _release_page(release, exc.status_code, [exc.message], correction=form)
+    announce_release(release)
     return redirect(url_for("staff.press_release", release_id=release.id), 303)
 
 
@@ -181,159 +193,46 @@ def press_attach(release_id: int):
         db.session.rollback()
         # "file" belongs to no form field: its message goes to the summary at the top of the page.
         return _release_page(release, 400, apply_reasons(form, exc.reasons), upload=form)
+    except PortalError as exc:
+        db.session.rollback()
+        return _release_page(release, exc.status_code, [exc.message], upload=form)
     return redirect(url_for("staff.press_release", release_id=release.id), 303)
 
 
-# ---- conferences ----------------------------------------------------------------------------------------
-
-
-def _conference_input(form: ConferenceForm) -> press.ConferenceInput:
-    return press.ConferenceInput(
-        title=form.title.data or "", starts_at=form.starts_at.data or "", place=form.place.data or "",
-        duration_minutes=form.duration_minutes.data or 60, livestream_url=form.livestream_url.data or "",
-        spokesperson=form.spokesperson.data or "", description=form.description.data or "",
-        incident_slug=form.incident_slug.data or "", release_slug=form.release_slug.data or "",
-    )
-
-
-def _conferences_page(form: ConferenceForm | None = None, status: int = 200, errors=()):
-    upcoming, past = press_read.conferences(db.session)
-    return render_template("staff/press/conferences.html", upcoming=upcoming, past=past,
-                           form=form or ConferenceForm(formdata=None), errors=list(errors),
-                           button=ButtonForm(formdata=None)), status
-
-
-@bp.get("/press/conferences")
+@bp.post("/press/releases/<int:release_id>/withdraw")
 @roles_required(*PUBLISHERS)
-def press_conferences():
-    """The calendar and the form to announce a conference."""
-    return _conferences_page()
-
-
-@bp.post("/press/conferences")
-@roles_required(*PUBLISHERS)
-def press_conference_create():
-    """Announce a conference."""
-    form = ConferenceForm()
+def press_withdraw(release_id: int):
+    """Withdraw a release (reason and confirmation required): its page stays, marked 已撤回 with the reason."""
+    release = _get(Release, release_id)
+    form = ReleaseWithdrawForm()
     if not form.validate():
-        return _conferences_page(form, 400)
+        return _release_page(release, 400, withdraw=form)
     try:
-        press.create_conference(db.session, current_user, _conference_input(form))
+        press.withdraw_release(db.session, current_user, release, form.reason.data or "")
     except ValidationFailed as exc:
         db.session.rollback()
-        return _conferences_page(form, 400, apply_reasons(form, exc.reasons))
-    return redirect(url_for("staff.press_conferences"), 303)
-
-
-@bp.route("/press/conferences/<int:conference_id>", methods=["GET", "POST"])
-@roles_required(*PUBLISHERS)
-def press_conference_edit(conference_id: int):
-    """Change a conference (its calendar entry is updated in subscribed calendars)."""
-    conference = _get(Conference, conference_id)
-    if request.method == "GET":
-        form = ConferenceForm(
-            formdata=None, title=conference.title,
-            starts_at=f"{conference.starts_at.astimezone(BEIJING):%Y-%m-%d %H:%M}",
-            duration_minutes=int((conference.ends_at - conference.starts_at).total_seconds() // 60),
-            place=conference.place, spokesperson=conference.spokesperson,
-            livestream_url=conference.livestream_url or "", description=conference.description_md,
-            incident_slug=conference.incident.slug if conference.incident else "",
-            release_slug=conference.release.slug if conference.release else "",
-        )
-        return render_template("staff/press/conference.html", conference=conference, form=form, errors=[])
-    form = ConferenceForm()
-    errors: list[str] = []
-    if form.validate():
-        try:
-            press.update_conference(db.session, current_user, conference, _conference_input(form))
-            return redirect(url_for("staff.press_conferences"), 303)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            errors = apply_reasons(form, exc.reasons)
-    return render_template("staff/press/conference.html", conference=conference, form=form, errors=errors), 400
-
-
-@bp.post("/press/conferences/<int:conference_id>/cancel")
-@roles_required(*PUBLISHERS)
-def press_conference_cancel(conference_id: int):
-    """Cancel a conference: it stays listed as 已取消."""
-    conference = _get(Conference, conference_id)
-    if not ButtonForm().validate():
-        return _conferences_page(status=400, errors=["表单已过期，请重试。"])
-    press.cancel_conference(db.session, current_user, conference)
-    return redirect(url_for("staff.press_conferences"), 303)
-
-
-# ---- directory (admin) ----------------------------------------------------------------------------------
-
-
-def _directory_page(form: DirectoryForm | None = None, status: int = 200, errors=()):
-    form = form or DirectoryForm(formdata=None)
-    form.department_id.choices = _department_choices("请选择")
-    rows = [(e, _entry_form(e)) for _d, entries in press_read.directory(db.session) for e in entries]
-    return render_template("staff/press/directory.html", rows=rows, form=form, errors=list(errors),
-                           button=ButtonForm(formdata=None)), status
-
-
-def _entry_form(entry: DirectoryEntry) -> DirectoryForm:
-    form = DirectoryForm(formdata=None, obj=entry, prefix=f"e{entry.id}")
-    form.department_id.choices = _department_choices("请选择")
-    form.department_id.data = str(entry.department_id)
-    return form
-
-
-def _directory_input(form: DirectoryForm) -> press.DirectoryInput:
-    return press.DirectoryInput(
-        department_id=_int(form.department_id.data), name=form.name.data or "", role=form.role.data or "",
-        office_phone=form.office_phone.data or "", duty_hours=form.duty_hours.data or "",
-        sort_order=form.sort_order.data or 0,
-    )
-
-
-@bp.get("/press/directory")
-@roles_required(ROLE_ADMIN)
-def press_directory():
-    """The spokesperson directory shown on /press/contacts."""
-    return _directory_page()
-
-
-@bp.post("/press/directory")
-@roles_required(ROLE_ADMIN)
-def press_directory_add():
-    """Add a row."""
-    form = DirectoryForm()
-    if not form.validate():
-        return _directory_page(form, 400)
-    try:
-        press.save_directory_entry(db.session, current_user, _directory_input(form))
+        return _release_page(release, 400, apply_reasons(form, exc.reasons), withdraw=form)
     except PortalError as exc:
         db.session.rollback()
-        return _directory_page(form, 400, apply_reasons(form, getattr(exc, "reasons", {"": exc.message})))
-    return redirect(url_for("staff.press_directory"), 303)
+        return _release_page(release, exc.status_code, [exc.message], withdraw=form)
+    ping_release_feeds(release)
+    return redirect(url_for("staff.press_release", release_id=release.id), 303)
 
 
-@bp.post("/press/directory/<int:entry_id>")
-@roles_required(ROLE_ADMIN)
-def press_directory_edit(entry_id: int):
-    """Change a row."""
-    entry = _get(DirectoryEntry, entry_id)
-    form = DirectoryForm(prefix=f"e{entry.id}")
+@bp.post("/press/releases/<int:release_id>/attachments/<int:attachment_id>/remove")
+@roles_required(*PUBLISHERS)
+def press_remove_attachment(release_id: int, attachment_id: int):
+    """Remove one attachment (confirmation required): the file is deleted and its URL answers 410 Gone."""
+    release = _get(Release, release_id)
+    attachment = _get(Attachment, attachment_id)
+    if attachment.release_id != release.id:
+        abort(404)
+    form = AttachmentRemoveForm(prefix=f"a{attachment.id}")
     if not form.validate():
-        return _directory_page(status=400, errors=[e for errs in form.errors.values() for e in errs])
+        return _release_page(release, 400, remove=form)
     try:
-        press.save_directory_entry(db.session, current_user, _directory_input(form), entry)
-    except ValidationFailed as exc:
+        press.remove_attachment(db.session, current_user, attachment, current_app.config["UPLOAD_DIR"])
+    except PortalError as exc:
         db.session.rollback()
-        return _directory_page(status=400, errors=list(exc.reasons.values()))
-    return redirect(url_for("staff.press_directory"), 303)
-
-
-@bp.post("/press/directory/<int:entry_id>/delete")
-@roles_required(ROLE_ADMIN)
-def press_directory_delete(entry_id: int):
-    """Remove a row."""
-    entry = _get(DirectoryEntry, entry_id)
-    if not ButtonForm().validate():
-        return _directory_page(status=400, errors=["表单已过期，请重试。"])
-    press.delete_directory_entry(db.session, current_user, entry)
-    return redirect(url_for("staff.press_directory"), 303)
+        return _release_page(release, exc.status_code, [exc.message])
+    return redirect(url_for("staff.press_release", release_id=release.id), 303)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.models.press import RELEASE_TYPES
@@ -59,6 +59,24 @@ class AttachmentForm(FlaskForm):
     caption = StringField("说明文字（图片的替代文字，可不填）", filters=[_strip],
                           validators=[Length(max=200, message="说明文字不超过 200 个字。")])
     submit = SubmitField("上传")
+
+
+class ReleaseWithdrawForm(FlaskForm):
+    """Withdraw a release: a public reason and an explicit confirmation (the page then shows 已撤回)."""
+
+    reason = StringField("撤回原因（公开显示）", filters=[_strip], validators=[
+        DataRequired("请填写撤回原因，它会公开显示。"),
+        Length(max=NOTE_MAX, message=f"撤回原因不超过 {NOTE_MAX} 个字。")])
+    confirm = BooleanField("我确认撤回这篇稿件：正文、图片和附件将不再公开，此操作不能撤销。",
+                           validators=[DataRequired("请勾选确认后再撤回。")])
+    submit = SubmitField("撤回稿件")
+
+
+class AttachmentRemoveForm(FlaskForm):
+    """Remove one attachment, with an explicit confirmation (the file is deleted)."""
+
+    confirm = BooleanField("确认删除（文件将被删除，链接失效）", validators=[DataRequired("请勾选确认后再删除附件。")])
+    submit = SubmitField("删除附件")
 
 
 class ConferenceForm(FlaskForm):
