@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -457,20 +456,14 @@ def phase_breakdown(backend: WhooshBackend, text: str) -> dict:
     out["segment"] = time.perf_counter() - t
     match, scored = backend._word_query(terms, all_words=True, optional=backend._common(searcher, terms))
     t = time.perf_counter()
-    docnums = list(match.docs(searcher))
-    out["docs() pass"] = time.perf_counter() - t
-    t = time.perf_counter()
-    reader = searcher.reader()
-    if docnums and reader.has_column("department"):
-        column = reader.column_reader("department")
-        Counter(column[d] for d in docnums)
-    out["facets"] = time.perf_counter() - t
-    if not docnums:
+    total, _ = backend._count(searcher, match)
+    out["count + facets"] = time.perf_counter() - t
+    if not total:
         terms = search_terms(text)
         match, scored = backend._word_query(terms, all_words=False)
         t = time.perf_counter()
-        docnums = list(match.docs(searcher))
-        out["OR fallback docs()"] = time.perf_counter() - t
+        total, _ = backend._count(searcher, match)
+        out["OR fallback count"] = time.perf_counter() - t
     t = time.perf_counter()
     page = searcher.search(scored, limit=10, terms=False)[0:10]
     out["scored search"] = time.perf_counter() - t
@@ -478,7 +471,7 @@ def phase_breakdown(backend: WhooshBackend, text: str) -> dict:
     for h in page:
         backend._hit(h.fields(), h.score, frozenset(terms))
     out["hits + highlights"] = time.perf_counter() - t
-    out["hits"] = len(docnums)
+    out["hits"] = total
     return out
 
 

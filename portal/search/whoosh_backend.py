@@ -340,7 +340,17 @@ class WhooshBackend:
             results = searcher.search(scored, limit=limit, filter=filt, sortedby="published", reverse=True)
         else:
             results = searcher.search(scored, limit=limit, filter=filt, terms=False)
-        counted = And([match, filt]) if filt is not None else match
+        total, facets = self._count(searcher, And([match, filt]) if filt is not None else match)
+        page_hits = results[(query.page - 1) * query.per_page : limit]
+        highlight_terms = frozenset(terms) if query.highlight else frozenset()
+        hits = [self._hit(h.fields(), h.score, highlight_terms) for h in page_hits]
+        return SearchResult(
+            hits=hits, total=total, page=query.page, per_page=query.per_page, facets=dict(facets),
+            matched_all_words=all_words, terms=terms,
+        )
+
+    def _count(self, searcher, counted) -> tuple[int, Counter]:
+        """The exact number of matches and their count per department, segment by segment, without scoring."""
         total = 0
         facets: Counter = Counter()
         for leaf, _ in searcher.leaf_searchers():
@@ -350,13 +360,7 @@ class WhooshBackend:
             if docnums and departments:
                 facets.update(map(departments.__getitem__, docnums))
         facets.pop("-", None)
-        page_hits = results[(query.page - 1) * query.per_page : limit]
-        highlight_terms = frozenset(terms) if query.highlight else frozenset()
-        hits = [self._hit(h.fields(), h.score, highlight_terms) for h in page_hits]
-        return SearchResult(
-            hits=hits, total=total, page=query.page, per_page=query.per_page, facets=dict(facets),
-            matched_all_words=all_words, terms=terms,
-        )
+        return total, facets
 
     @staticmethod
     def _departments(segment_reader) -> list[str] | None:
