@@ -198,7 +198,7 @@ def test_images_get_a_phone_rendition_and_documents_are_downloads(app, desk):
         assert r.headers["Content-Disposition"].startswith(disposition) and "filename*=UTF-8''" in \
             r.headers["Content-Disposition"]
         assert r.headers["X-Content-Type-Options"] == "nosniff"
-        assert "public" in r.headers["Cache-Control"] and "max-age=86400" in r.headers["Cache-Control"]
+        assert "public" in r.headers["Cache-Control"] and "max-age=300" in r.headers["Cache-Control"]
         assert "sandbox" in r.headers["Content-Security-Policy"]
         assert "Set-Cookie" not in r.headers and r.headers.get("ETag")
         assert anon.get(f"/attachments/{att.id}/x", headers={"If-None-Match": r.headers["ETag"]}).status_code == 304

@@ -18,7 +18,9 @@ from portal.views.subscribe import RELEASES_CHOICE
 bp = Blueprint("news", __name__)
 
 ICS_TYPE = "text/calendar; charset=utf-8"
-ATTACHMENT_MAX_AGE = 86400
+# Short, so a withdrawn release's or a removed file stops being served by browsers and nginx within five minutes;
+# nginx revalidates with the ETag, so a file is sent again only when it changed.
+ATTACHMENT_MAX_AGE = 300
 # An attachment is never a page: nothing in it may run, even if a browser ignored the Content-Type.
 ATTACHMENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
