@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -14,6 +14,8 @@ from portal.models.question import ANSWERED, CATEGORIES, PUBLISHED, RECEIVED, RO
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
 from portal.numbers import parse_positive_int
 from portal.timeutil import BEIJING
+
+CATEGORY_MESSAGE = "类别应为咨询、建议、投诉或求助。"
 
 
 @dataclass
@@ -56,11 +58,7 @@ def parse_board_filters(session: Session, department: str, category: str, month:
         out.department = session.scalar(select(Department).where(Department.slug == department))
         if out.department is None:
             reasons["department"] = "没有这个部门。"
-    if category:
-        if category in CATEGORIES:
-            out.category = category
-        else:
-            reasons["category"] = "类别应为咨询、建议、投诉或求助。"
+    out.category = parse_category(category, reasons)
     if month:
         try:
             parsed = datetime.strptime(month, "%Y-%m")
@@ -79,6 +77,76 @@ def parse_board_filters(session: Session, department: str, category: str, month:
     if reasons:
         raise ValidationFailed(reasons)
     return out
+
+
+def parse_category(text: str, reasons: dict[str, str]) -> str | None:
+    """One of CATEGORIES, or None with a message in `reasons` (empty text: None, no message)."""
+    if not text:
+        return None
+    if text in CATEGORIES:
+        return text
+    reasons["category"] = CATEGORY_MESSAGE
+    return None
+
+
+def parse_date(text: str, name: str, reasons: dict[str, str], label: str) -> date | None:
+    """A YYYY-MM-DD date between 1990 and 2100, or a message in `reasons`."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = date.fromisoformat(text) if len(text) == 10 and text.isascii() else None
+    except ValueError:
+        value = None
+    if value is None or not 1990 <= value.year <= 2100:
+        reasons[name] = f"{label}格式应为 2026-11-25 这样的日期（1990-2100 年）。"
+        return None
+    return value
+
+
+def day_start(day: date) -> datetime:
+    """The UTC instant a Beijing calendar day starts."""
+    return datetime.combine(day, time(0), BEIJING)
+
+
+@dataclass
+class ItemFilters:
+    """The filters the office's desk and the ledger share: lead department (by id), category and the received
+    date range (Beijing calendar days, inclusive); `raw` keeps the query string as typed (each value cut at 100)."""
+
+    department_id: int | None = None
+    category: str | None = None
+    since: date | None = None
+    until: date | None = None
+    raw: dict[str, str] = field(default_factory=dict)
+
+
+def parse_item_filters(session: Session, out: ItemFilters, reasons: dict[str, str]) -> None:
+    """Validate the shared filters from `out.raw` into `out`; messages go to `reasons` (the caller raises)."""
+    if out.raw.get("department"):
+        dept_id = parse_positive_int(out.raw["department"], 10**9)
+        if dept_id is None or session.get(Department, dept_id) is None:
+            reasons["department"] = "没有这个部门。"
+        else:
+            out.department_id = dept_id
+    out.category = parse_category(out.raw.get("category", ""), reasons)
+    out.since = parse_date(out.raw.get("since", ""), "since", reasons, "起始日期")
+    out.until = parse_date(out.raw.get("until", ""), "until", reasons, "截止日期")
+    if out.since and out.until and out.until < out.since:
+        reasons["until"] = "截止日期不能早于起始日期。"
+
+
+def where_item_filters(stmt: Select, filters: ItemFilters) -> Select:
+    """Add the shared filters' conditions on Question to a query."""
+    if filters.department_id:
+        stmt = stmt.where(Question.department_id == filters.department_id)
+    if filters.category:
+        stmt = stmt.where(Question.category == filters.category)
+    if filters.since:
+        stmt = stmt.where(Question.received_at >= day_start(filters.since))
+    if filters.until:
+        stmt = stmt.where(Question.received_at < day_start(filters.until + timedelta(days=1)))
+    return stmt
 
 
 def month_range(month: str) -> tuple[datetime, datetime]:

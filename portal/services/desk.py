@@ -4,8 +4,8 @@ back, duplicate merge, internal notes, major items and reply templates."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -15,12 +15,11 @@ from portal.errors import Forbidden, InvalidTransition, NotFound, PortalError, V
 from portal.markup import clean_text
 from portal.models import Department, InternalNote, Question, ReplyTemplate, StaffUser
 from portal.models.desk import NOTICE_RETURNED, NOTICE_ROUTED
-from portal.models.question import CATEGORIES, OPEN_STATES, PUBLISHED, RECEIVED, REJECTED, ROUTED, STATUS_LABELS
+from portal.models.question import OPEN_STATES, PUBLISHED, RECEIVED, REJECTED, ROUTED, STATUS_LABELS
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
-from portal.numbers import parse_positive_int
-from portal.services import audit, notices
+from portal.services import audit, board, notices
 from portal.services import questions as question_service
-from portal.timeutil import BEIJING, to_beijing, utcnow
+from portal.timeutil import to_beijing, utcnow
 
 NOTE_MAX = 2000
 TEMPLATE_TITLE_MAX = 100
@@ -33,33 +32,13 @@ DUE_CHOICES = {"overdue": "已超时", "soon": "即将到期"}
 
 
 @dataclass
-class QueueFilters:
+class QueueFilters(board.ItemFilters):
     """The desk's filters, validated."""
 
     status: str | None = None
-    department_id: int | None = None
-    category: str | None = None
     due: str | None = None
     major: bool = False
     text: str = ""
-    since: date | None = None
-    until: date | None = None
-    raw: dict[str, str] = field(default_factory=dict)
-
-
-def parse_date(text: str, name: str, reasons: dict[str, str], label: str) -> date | None:
-    """A YYYY-MM-DD date between 1990 and 2100, or a message in `reasons`."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        value = date.fromisoformat(text) if len(text) == 10 and text.isascii() else None
-    except ValueError:
-        value = None
-    if value is None or not 1990 <= value.year <= 2100:
-        reasons[name] = f"{label}格式应为 2026-11-25 这样的日期（1990-2100 年）。"
-        return None
-    return value
 
 
 def parse_queue_filters(session: Session, args: Mapping[str, str]) -> QueueFilters:
@@ -73,17 +52,7 @@ def parse_queue_filters(session: Session, args: Mapping[str, str]) -> QueueFilte
             out.status = status
         else:
             reasons["status"] = "没有这个办理状态。"
-    if out.raw["department"]:
-        dept_id = parse_positive_int(out.raw["department"], 10**9)
-        if dept_id is None or session.get(Department, dept_id) is None:
-            reasons["department"] = "没有这个部门。"
-        else:
-            out.department_id = dept_id
-    if out.raw["category"]:
-        if out.raw["category"] in CATEGORIES:
-            out.category = out.raw["category"]
-        else:
-            reasons["category"] = "类别应为咨询、建议、投诉或求助。"
+    board.parse_item_filters(session, out, reasons)
     if out.raw["due"]:
         if out.raw["due"] in DUE_CHOICES:
             out.due = out.raw["due"]
@@ -91,18 +60,9 @@ def parse_queue_filters(session: Session, args: Mapping[str, str]) -> QueueFilte
             reasons["due"] = "时限筛选应为“已超时”或“即将到期”。"
     out.major = out.raw["major"] in ("1", "on", "true")
     out.text = clean_text(out.raw["q"]).strip()[:50]
-    out.since = parse_date(out.raw["since"], "since", reasons, "起始日期")
-    out.until = parse_date(out.raw["until"], "until", reasons, "截止日期")
-    if out.since and out.until and out.until < out.since:
-        reasons["until"] = "截止日期不能早于起始日期。"
     if reasons:
         raise ValidationFailed(reasons)
     return out
-
-
-def day_start(day: date) -> datetime:
-    """The UTC instant a Beijing calendar day starts."""
-    return datetime.combine(day, time(0), BEIJING)
 
 
 def office_queue(
@@ -120,19 +80,12 @@ def office_queue(
     elif filters.due == "soon":
         soon = now + timedelta(hours=soon_hours)
         stmt = stmt.where(Question.status.in_(OPEN_STATES), Question.due_at >= now, Question.due_at <= soon)
-    if filters.department_id:
-        stmt = stmt.where(Question.department_id == filters.department_id)
-    if filters.category:
-        stmt = stmt.where(Question.category == filters.category)
+    stmt = board.where_item_filters(stmt, filters)
     if filters.major:
         stmt = stmt.where(Question.is_major.is_(True))
     if filters.text:
         like = "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(Question.title.like(like, escape="\\") | (Question.number == filters.text))
-    if filters.since:
-        stmt = stmt.where(Question.received_at >= day_start(filters.since))
-    if filters.until:
-        stmt = stmt.where(Question.received_at < day_start(filters.until + timedelta(days=1)))
     stmt = stmt.order_by(Question.due_at.is_(None), Question.due_at, Question.id).limit(limit)
     return list(session.scalars(stmt))
 

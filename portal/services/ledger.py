@@ -6,8 +6,8 @@ import csv
 import io
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import IO
 
 from sqlalchemy import Select, select
@@ -16,54 +16,35 @@ from sqlalchemy.orm import Session
 from portal.errors import ValidationFailed
 from portal.models import Department, Question
 from portal.models.desk import question_codepartment
-from portal.models.question import CATEGORIES, RATINGS, STATUS_LABELS
+from portal.models.question import RATINGS, STATUS_LABELS
 from portal.numbers import parse_positive_int
-from portal.services.desk import day_start, parse_date
+from portal.services import board
 from portal.timeutil import to_beijing
 
 HEADERS = (
     "留言编号", "标题", "类别", "牵头部门", "协办部门", "状态", "收到时间", "转交时间", "答复时间", "公开时间",
     "应答复时间", "是否按时", "用时（小时）", "满意度", "重大舆情", "合并至",
 )
+FILTER_NAMES = ("since", "until", "department", "category", "status", "rating", "major", "page")
 PAGE_SIZE = 100
 FETCH_CHUNK = 500
 
 
 @dataclass
-class LedgerFilters:
+class LedgerFilters(board.ItemFilters):
     """The ledger's filters, validated; dates are Beijing calendar days (inclusive)."""
 
-    since: date | None = None
-    until: date | None = None
-    department_id: int | None = None
-    category: str | None = None
     status: str | None = None
     rating: str | None = None
     major: bool = False
     page: int = 1
-    raw: dict[str, str] = field(default_factory=dict)
 
 
 def parse_ledger_filters(session: Session, args: Mapping[str, str]) -> LedgerFilters:
     """Validate the query string; ValidationFailed (Chinese messages) for anything wrong."""
-    names = ("since", "until", "department", "category", "status", "rating", "major", "page")
-    out = LedgerFilters(raw={k: str(args.get(k, ""))[:100] for k in names})
+    out = LedgerFilters(raw={k: str(args.get(k, ""))[:100] for k in FILTER_NAMES})
     reasons: dict[str, str] = {}
-    out.since = parse_date(out.raw["since"], "since", reasons, "起始日期")
-    out.until = parse_date(out.raw["until"], "until", reasons, "截止日期")
-    if out.since and out.until and out.until < out.since:
-        reasons["until"] = "截止日期不能早于起始日期。"
-    if out.raw["department"]:
-        dept_id = parse_positive_int(out.raw["department"], 10**9)
-        if dept_id is None or session.get(Department, dept_id) is None:
-            reasons["department"] = "没有这个部门。"
-        else:
-            out.department_id = dept_id
-    if out.raw["category"]:
-        if out.raw["category"] in CATEGORIES:
-            out.category = out.raw["category"]
-        else:
-            reasons["category"] = "类别应为咨询、建议、投诉或求助。"
+    board.parse_item_filters(session, out, reasons)
     if out.raw["status"]:
         if out.raw["status"] in STATUS_LABELS:
             out.status = out.raw["status"]
@@ -92,14 +73,7 @@ def _statement(filters: LedgerFilters) -> Select:
         Question.received_at, Question.routed_at, Question.answered_at, Question.published_at, Question.due_at,
         Question.rating, Question.is_major, Question.duplicate_of_id,
     ).outerjoin(Department, Department.id == Question.department_id)
-    if filters.since:
-        stmt = stmt.where(Question.received_at >= day_start(filters.since))
-    if filters.until:
-        stmt = stmt.where(Question.received_at < day_start(filters.until + timedelta(days=1)))
-    if filters.department_id:
-        stmt = stmt.where(Question.department_id == filters.department_id)
-    if filters.category:
-        stmt = stmt.where(Question.category == filters.category)
+    stmt = board.where_item_filters(stmt, filters)
     if filters.status:
         stmt = stmt.where(Question.status == filters.status)
     if filters.rating == "none":
