@@ -3,66 +3,21 @@
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from server_helpers import copy_sqlite_template, gunicorn, server_env
 
 
 @pytest.fixture
 def server(tmp_path, database_template):
-    kind, where = database_template
-    if kind != "sqlite":
-        pytest.skip("the gunicorn smoke test runs on the SQLite template")
-    import shutil
-
-    shutil.copy(where, tmp_path / "portal.db")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
-        "PORTAL_SECRET_KEY": "gunicorn-test-secret-key-0123456789",
-        "PORTAL_SEARCH_INDEX_DIR": str(tmp_path / "idx"),
-        "WEB_CONCURRENCY": "2",
-        "PORTAL_ARGON2_MEMORY_KIB": "8192",
-    }
-    log = open(tmp_path / "gunicorn.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-         "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(base + "/", timeout=2)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    else:
-        proc.terminate()
-        pytest.fail("gunicorn did not start: " + (tmp_path / "gunicorn.log").read_text()[-2000:])
-    yield base, tmp_path / "gunicorn.log"
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    db_path = copy_sqlite_template(database_template, tmp_path / "portal.db",
+                                   "the gunicorn smoke test runs on the SQLite template")
+    env = server_env(db_path, tmp_path, "gunicorn-test-secret-key-0123456789")
+    with gunicorn(env, tmp_path / "gunicorn.log") as base:
+        yield base, tmp_path / "gunicorn.log"
 
 
 def test_gunicorn_serves_and_accepts_a_question(server):

@@ -4,31 +4,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import BASE_CONFIG, need_service
+from server_helpers import copy_sqlite_template, gunicorn, server_env
 
 from portal import create_app
 from portal.extensions import db
 from portal.models import Department
 from portal.services import accounts, bulletins
 
-ROOT = Path(__file__).resolve().parents[1]
 TITLES = ["青石镇山洪通报（第1次）", "青石镇山洪通报（第2次）", "新闻发布会预告：抢险救灾进展"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _seed(db_path: Path, tmp_path: Path) -> str:
@@ -56,38 +46,14 @@ def _seed(db_path: Path, tmp_path: Path) -> str:
 
 @pytest.fixture
 def served(tmp_path, database_template):
-    kind, where = database_template
-    if kind != "sqlite":
-        pytest.skip("the newsboat test serves the SQLite template under gunicorn")
+    db_path = copy_sqlite_template(database_template, tmp_path / "portal.db",
+                                   "the newsboat test serves the SQLite template under gunicorn")
     if shutil.which("newsboat") is None:
         need_service("newsboat is not installed (apt-get install newsboat)")
-    db_path = tmp_path / "portal.db"
-    shutil.copy(where, db_path)
     slug = _seed(db_path, tmp_path)
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "PORTAL_SECRET_KEY": "newsboat-test-secret-key-0123456789",
-           "PORTAL_SEARCH_INDEX_DIR": str(tmp_path / "idx"), "WEB_CONCURRENCY": "2", "PORTAL_ARGON2_MEMORY_KIB": "8192"}
-    log = open(tmp_path / "gunicorn.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-         "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(base + "/feeds/bulletins.rss", timeout=2)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    else:
-        proc.terminate()
-        pytest.fail("gunicorn did not start: " + (tmp_path / "gunicorn.log").read_text()[-2000:])
-    yield base, slug, tmp_path / "gunicorn.log"
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    env = server_env(db_path, tmp_path, "newsboat-test-secret-key-0123456789")
+    with gunicorn(env, tmp_path / "gunicorn.log", ready_path="/feeds/bulletins.rss") as base:
+        yield base, slug, tmp_path / "gunicorn.log"
 
 
 def _reload(workdir: Path) -> subprocess.CompletedProcess:

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from server_helpers import ROOT, copy_sqlite_template, gunicorn, server_env
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
 # Playwright's launch() already gives each browser a fresh temporary --user-data-dir (and refuses the flag).
 CHROMIUM_FLAGS = [
@@ -41,12 +36,6 @@ def need_browser(reason: str) -> None:
     if REQUIRED:
         pytest.fail(f"{reason} (PORTAL_REQUIRE_BROWSER=1 / CI=true: the browser tests must run)")
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -86,8 +75,7 @@ def _enrol_totp(env: dict, usernames: list[str]) -> None:
 @pytest.fixture(scope="session")
 def site(database_template, tmp_path_factory):
     """gunicorn (deploy config, 2 workers) on a seeded copy of the SQLite template."""
-    kind, where = database_template
-    if kind != "sqlite":
+    if database_template[0] != "sqlite":
         pytest.skip("the browser tests serve the SQLite template under gunicorn")
     if not Path(CHROMIUM).exists():
         need_browser(f"chromium is not installed at {CHROMIUM} (apt-get install chromium fonts-wqy-microhei)")
@@ -96,51 +84,25 @@ def site(database_template, tmp_path_factory):
     except ImportError:
         need_browser("the playwright package is not installed (pip install -e '.[test]')")
     workdir = tmp_path_factory.mktemp("browser-site")
-    db_path = workdir / "portal.db"
-    shutil.copy(where, db_path)
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{db_path}",
-        "PORTAL_SECRET_KEY": SECRET_KEY,
-        "PORTAL_SEARCH_INDEX_DIR": str(workdir / "idx"),
-        "WEB_CONCURRENCY": "2",
-        "PORTAL_ARGON2_MEMORY_KIB": "8192",
-        "PORTAL_ARGON2_TIME_COST": "1",
-        "PORTAL_RATELIMIT_ASK": "1000 per hour",
-        "PORTAL_RATELIMIT_LOGIN": "1000 per minute",
-        "PORTAL_RATELIMIT_TOTP": "1000 per minute",
-        "PORTAL_RATELIMIT_TRACK": "1000 per minute",
-        "PORTAL_ASK_QUOTA_PER_HOUR": "1000",
-    }
-    env.pop("PORTAL_TEST_DATABASE_URL", None)
+    db_path = copy_sqlite_template(database_template, workdir / "portal.db",
+                                   "the browser tests serve the SQLite template under gunicorn")
+    env = server_env(
+        db_path, workdir, SECRET_KEY,
+        PORTAL_ARGON2_TIME_COST="1",
+        PORTAL_RATELIMIT_ASK="1000 per hour",
+        PORTAL_RATELIMIT_LOGIN="1000 per minute",
+        PORTAL_RATELIMIT_TOTP="1000 per minute",
+        PORTAL_RATELIMIT_TRACK="1000 per minute",
+        PORTAL_ASK_QUOTA_PER_HOUR="1000",
+    )
     seeded = _flask(env, "seed-demo")
     passwords = dict(re.findall(r"^\s+(\w+)\s.*密码：(\S+)\s*$", seeded, re.M))
     assert {"admin", "office", "responder", "spokesperson"} <= passwords.keys(), seeded
     _enrol_totp(env, ["admin", "spokesperson"])
     _flask(env, "index-worker", "--once")
-    port = _free_port()
     log_path = workdir / "gunicorn.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-         "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(base + "/", timeout=2)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    else:
-        proc.terminate()
-        pytest.fail("gunicorn did not start: " + log_path.read_text()[-2000:])
-    yield Site(base=base, passwords=passwords, log=log_path)
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with gunicorn(env, log_path) as base:
+        yield Site(base=base, passwords=passwords, log=log_path)
 
 
 @pytest.fixture(scope="session")

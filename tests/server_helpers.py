@@ -1,0 +1,85 @@
+"""The app under the real WSGI server for a test: gunicorn with the deploy config on a copy of the SQLite template.
+
+Used by the gunicorn smoke test, the newsboat test and the browser tests (one way to start, wait for and stop it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def copy_sqlite_template(database_template: tuple[str, str], target: Path, why: str) -> Path:
+    """Copy the migrated SQLite template to `target`; skip (saying `why`) on the PostgreSQL template."""
+    kind, where = database_template
+    if kind != "sqlite":
+        pytest.skip(why)
+    shutil.copy(where, target)
+    return target
+
+
+def server_env(db_path: Path, workdir: Path, secret_key: str, **extra: str) -> dict[str, str]:
+    """The environment of a served site: its SQLite file and index folder, 2 workers, a cheap password hash."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db_path}",
+        "PORTAL_SECRET_KEY": secret_key,
+        "PORTAL_SEARCH_INDEX_DIR": str(workdir / "idx"),
+        "WEB_CONCURRENCY": "2",
+        "PORTAL_ARGON2_MEMORY_KIB": "8192",
+        **extra,
+    }
+    env.pop("PORTAL_TEST_DATABASE_URL", None)
+    return env
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], log_path: Path, ready_path: str = "/", timeout: float = 30) -> Iterator[str]:
+    """Serve wsgi:app under gunicorn (deploy/gunicorn.conf.py) on a free port; yields the base URL once
+    `ready_path` answers, and stops the server afterwards. Its log (access log included) goes to `log_path`."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+             "wsgi:app"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.time() + timeout
+            while True:
+                try:
+                    urllib.request.urlopen(base + ready_path, timeout=2)
+                    break
+                except (urllib.error.URLError, ConnectionError):
+                    if proc.poll() is not None or time.time() > deadline:
+                        pytest.fail("gunicorn did not start: " + log_path.read_text()[-2000:])
+                    time.sleep(0.2)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
