@@ -45,6 +45,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SEARCH_INDEX_DIR"] = str(Path(app.instance_path).parent / "search_index")
     if not app.config.get("UPLOAD_DIR"):
         app.config["UPLOAD_DIR"] = os.path.join(app.instance_path, "uploads")
+    if not app.config.get("EXPORT_DIR"):
+        app.config["EXPORT_DIR"] = os.path.join(app.instance_path, "exports")
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
 

@@ -44,6 +44,12 @@ DEFAULTS: dict[str, Any] = {
     "CALENDAR_FILE": None,
     # The ledger's exports stop after this many rows (a huge range streams, and is cut here with a note).
     "EXPORT_MAX_ROWS": 100000,
+    # Exports of more rows than this run in the background (a thread in the worker) with a progress page;
+    # smaller ones stream at once. The finished files live in EXPORT_DIR (None: instance/exports; with several
+    # servers, a folder they share) and are deleted after EXPORT_KEEP_HOURS.
+    "EXPORT_BACKGROUND_ROWS": 2000,
+    "EXPORT_DIR": None,
+    "EXPORT_KEEP_HOURS": 24,
     # Roles that must pass a TOTP second factor after their password.
     "TOTP_ROLES": ("admin", "spokesperson"),
     "TOTP_ISSUER": "云溪县网上留言平台",
@@ -146,6 +152,9 @@ _ENV_TYPED = {
     "SMTP_STARTTLS": bool,
     "SMTP_TIMEOUT": int,
     "EXPORT_MAX_ROWS": int,
+    "EXPORT_BACKGROUND_ROWS": int,
+    "EXPORT_DIR": str,
+    "EXPORT_KEEP_HOURS": int,
     "RATELIMIT_TOTP": str,
     "BOARD_PAGE_SIZE": int,
     "LOGIN_MAX_FAILURES": int,

@@ -22,7 +22,7 @@ from flask_migrate import upgrade
 from portal import create_app
 from portal.extensions import db
 from portal.models import Department
-from portal.services import accounts, totp
+from portal.services import accounts, exports, totp
 
 PASSWORD = "correct-horse-battery"
 # The authenticator secret the `staff` fixture enrols for the roles that need a second factor.
@@ -96,7 +96,7 @@ def make_app(database_template, tmp_path):
             url = where
         app = create_app(
             {**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url, "SEARCH_INDEX_DIR": str(tmp_path / "idx"),
-             "UPLOAD_DIR": str(tmp_path / "uploads"), **overrides}
+             "UPLOAD_DIR": str(tmp_path / "uploads"), "EXPORT_DIR": str(tmp_path / "exports"), **overrides}
         )
         if kind == "postgresql" and not created:
             with app.app_context():
@@ -107,6 +107,7 @@ def make_app(database_template, tmp_path):
         return app
 
     yield factory
+    exports.join_threads()  # a background export still writing would hold the database the next test empties
     for app in created:
         with app.app_context():
             db.session.remove()

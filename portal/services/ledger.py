@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from portal.errors import ValidationFailed
@@ -134,8 +134,20 @@ def page(session: Session, filters: LedgerFilters) -> tuple[list[list[str]], boo
     return out, len(found) > PAGE_SIZE
 
 
+def count(session: Session, filters: LedgerFilters) -> int:
+    """How many items match the filters (before any export cap)."""
+    stmt = _statement(filters).order_by(None).subquery()
+    return int(session.scalar(select(func.count()).select_from(stmt)) or 0)
+
+
 def cap_note(limit: int) -> str:
     return f"（已达导出上限 {limit} 行，后面的记录未导出，请缩小日期范围后分批导出。）"
+
+
+def export_rows(session: Session, filters: LedgerFilters, limit: int) -> Iterator[list[str]]:
+    """The rows of an export: at most `limit`, then one row with the cap note when more matched."""
+    for n, row in enumerate(rows(session, filters, limit + 1), start=1):
+        yield [cap_note(limit)] if n > limit else row
 
 
 def csv_chunks(session: Session, filters: LedgerFilters, limit: int) -> Iterator[str]:
@@ -144,27 +156,37 @@ def csv_chunks(session: Session, filters: LedgerFilters, limit: int) -> Iterator
     writer = csv.writer(buffer)
     writer.writerow(HEADERS)
     yield "\ufeff" + buffer.getvalue()
-    count = 0
-    for row in rows(session, filters, limit + 1):
-        count += 1
+    for row in export_rows(session, filters, limit):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow([cap_note(limit)] if count > limit else row)
+        writer.writerow(row)
         yield buffer.getvalue()
 
 
-def xlsx_file(session: Session, filters: LedgerFilters, limit: int) -> IO[bytes]:
-    """The ledger as an XLSX workbook in a temporary file (openpyxl write-only: rows are not kept in memory)."""
+def write_csv(handle: IO[str], lines: Iterable[list[str]]) -> None:
+    """The header and `lines` as CSV into a text file opened with newline="" (UTF-8 BOM first, as streamed)."""
+    handle.write("\ufeff")
+    writer = csv.writer(handle)
+    writer.writerow(HEADERS)
+    for row in lines:
+        writer.writerow(row)
+
+
+def write_xlsx(handle: IO[bytes], lines: Iterable[list[str]]) -> None:
+    """The header and `lines` as an XLSX workbook (openpyxl write-only: rows are not kept in memory)."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("台账")
     sheet.append(list(HEADERS))
-    count = 0
-    for row in rows(session, filters, limit + 1):
-        count += 1
-        sheet.append([cap_note(limit)] if count > limit else row)
-    handle = tempfile.TemporaryFile(suffix=".xlsx")
+    for row in lines:
+        sheet.append(row)
     workbook.save(handle)
+
+
+def xlsx_file(session: Session, filters: LedgerFilters, limit: int) -> IO[bytes]:
+    """The ledger as an XLSX workbook in a temporary file."""
+    handle = tempfile.TemporaryFile(suffix=".xlsx")
+    write_xlsx(handle, export_rows(session, filters, limit))
     handle.seek(0)
     return handle

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Response, current_app, render_template, request, send_file, stream_with_context
 from flask_login import current_user
 
@@ -9,11 +11,12 @@ from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.models.question import CATEGORIES, RATINGS, STATUS_LABELS
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_SPOKESPERSON
-from portal.services import board, ledger, stats
+from portal.services import audit, board, exports, ledger, stats
 from portal.timeutil import to_beijing, utcnow
 from portal.views import charts
 from portal.views.common import roles_required
 from portal.views.staff import bp
+from portal.views.staff.desk_forms import CsrfForm
 
 LEDGER_ROLES = (ROLE_OFFICE, ROLE_ADMIN, ROLE_SPOKESPERSON)
 
@@ -25,9 +28,9 @@ def _choices() -> dict:
     }
 
 
-def _invalid(exc: ValidationFailed):
-    raw = {k: str(request.args.get(k, ""))[:100] for k in ("since", "until", "department", "category", "status",
-                                                           "rating", "major")}
+def invalid_filters(exc: ValidationFailed, source: Mapping[str, str]):
+    """The ledger page with the messages and the filters as typed (400)."""
+    raw = {k: str(source.get(k, ""))[:100] for k in ledger.FILTER_NAMES if k != "page"}
     return render_template("staff/ledger/ledger.html", rows=[], has_next=False, filters=None, raw=raw,
                            headers=ledger.HEADERS, errors=list(exc.reasons.values()), **_choices()), 400
 
@@ -39,10 +42,23 @@ def ledger_page():
     try:
         filters = ledger.parse_ledger_filters(db.session, request.args)
     except ValidationFailed as exc:
-        return _invalid(exc)
+        return invalid_filters(exc, request.args)
     rows, has_next = ledger.page(db.session, filters)
-    return render_template("staff/ledger/ledger.html", rows=rows, has_next=has_next, filters=filters, raw=filters.raw,
-                           headers=ledger.HEADERS, errors=[], **_choices())
+    total = ledger.count(db.session, filters)
+    limit = int(current_app.config["EXPORT_MAX_ROWS"])
+    return render_template(
+        "staff/ledger/ledger.html", rows=rows, has_next=has_next, filters=filters, raw=filters.raw,
+        headers=ledger.HEADERS, errors=[], total=total, limit=limit,
+        background=min(total, limit) > int(current_app.config["EXPORT_BACKGROUND_ROWS"]),
+        export_form=CsrfForm(formdata=None), jobs=exports.recent(db.session, current_user), **_choices(),
+    )
+
+
+def _audit_direct(filters: ledger.LedgerFilters, fmt: str) -> None:
+    raw = {k: v for k, v in filters.raw.items() if v and k != "page"}
+    audit.record(db.session, current_user, "ledger.export", "ledger", None, format=fmt, filters=raw,
+                 background=False)
+    db.session.commit()
 
 
 def _filename(ext: str) -> str:
@@ -56,8 +72,9 @@ def ledger_csv():
     try:
         filters = ledger.parse_ledger_filters(db.session, request.args)
     except ValidationFailed as exc:
-        return _invalid(exc)
+        return invalid_filters(exc, request.args)
     limit = int(current_app.config["EXPORT_MAX_ROWS"])
+    _audit_direct(filters, "csv")
     body = stream_with_context(ledger.csv_chunks(db.session, filters, limit))
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{_filename("csv")}"'})
@@ -70,7 +87,8 @@ def ledger_xlsx():
     try:
         filters = ledger.parse_ledger_filters(db.session, request.args)
     except ValidationFailed as exc:
-        return _invalid(exc)
+        return invalid_filters(exc, request.args)
+    _audit_direct(filters, "xlsx")
     handle = ledger.xlsx_file(db.session, filters, int(current_app.config["EXPORT_MAX_ROWS"]))
     return send_file(handle, as_attachment=True, download_name=_filename("xlsx"),
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
