@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
+import uuid
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
-from .conftest import ROOT, WIDTHS, login, need_browser
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `site` fixture skips (or fails when the browser tests are required) with the reason
+    expect = None
+
+from .conftest import ROOT, WIDTHS, login, need_browser, shoot
 
 PUBLIC_PAGES = ["/", "/questions", "/ask", "/track", "/search?q=路灯", "/incidents", "/incidents/qingshi-flood",
                 "/stats", "/media", "/subscribe", "/pages/about", "/login", "/news", "/news/qingshi-recovery-progress",
@@ -82,6 +90,93 @@ def test_staff_pages_pass_axe(new_context, site, axe_js, username):
             problems[path] = found
     assert not problems, "axe: serious/critical violations\n" + "\n".join(
         f"{path}:\n  " + "\n  ".join(found) for path, found in problems.items())
+
+
+def _report(problems: dict[str, list[str]]) -> str:
+    return "axe: serious/critical violations\n" + "\n".join(
+        f"{path}:\n  " + "\n  ".join(found) for path, found in problems.items())
+
+
+def test_printable_memo_passes_axe(new_context, site, axe_js):
+    """The forwarding memo (A4, its own stylesheet), made through the console: mark a question major, make the memo."""
+    page = new_context(WIDTHS["desktop"], bypass_csp=True).new_page()
+    login(page, site, "office")
+    page.locator("table.queue a").first.click()
+    page.get_by_role("button", name="标记为重大舆情", exact=True).click()
+    expect(page.locator("strong.tag.major")).to_have_text("已标记为重大舆情")
+    page.goto("/staff/memos")
+    page.locator("input[name=ids]").first.check()
+    page.locator("#title").fill("青石镇山洪灾后道路抢通相关留言")
+    page.locator("#department").select_option(index=1)
+    page.locator("#summary").fill("近两日网民集中反映青石镇至县城道路塌方、车辆绕行时间长。")
+    page.locator("#suggestion").fill("请县交通运输局核实抢通进度，于今日 18 时前在平台公开答复。")
+    page.get_by_role("button", name="生成抄告单").click()
+    page.wait_for_url(re.compile(r"/staff/memos/\d+$"))
+    memo = urlparse(page.url).path
+    problems = {}
+    for label, width in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in ["/staff/memos", memo]:
+            page.goto(path)
+            found = _violations(page, axe_js)
+            if found:
+                problems[f"{path} ({label})"] = found
+    shoot(page, "memo")
+    assert not problems, _report(problems)
+
+
+def test_admin_account_pages_and_totp_enrolment_pass_axe(new_context, site, axe_js):
+    """The admin's account pages (list, registry, new with and without errors, edit, own password), then the new
+    account's first sign-in: the TOTP enrolment page with its QR code."""
+    page = new_context(WIDTHS["phone"], bypass_csp=True).new_page()
+    login(page, site, "admin")
+    problems = {}
+
+    def check(where, label: str) -> None:
+        found = _violations(where, axe_js)
+        if found:
+            problems[label] = found
+
+    for path in ["/staff/users", "/staff/users/registry", "/staff/users/new", "/staff/account/password"]:
+        page.goto(path)
+        check(page, path)
+    page.goto("/staff/users/new")
+    page.get_by_role("button", name="保存", exact=True).click()
+    expect(page.locator(".field-error").first).to_be_visible()
+    check(page, "/staff/users/new (refused)")
+
+    username = f"press-{uuid.uuid4().hex[:6]}"
+    password = f"Yunxi-{uuid.uuid4().hex[:12]}"
+    page.locator("#username").fill(username)
+    page.locator("#display_name").fill("李宣传")
+    page.locator("#role").select_option("spokesperson")
+    page.locator("#department").select_option(index=1)
+    page.locator("#password").fill(password)
+    page.get_by_role("button", name="保存", exact=True).click()
+    page.wait_for_url(re.compile(r"/staff/users$"))
+    check(page, "/staff/users (after creating)")
+    page.get_by_role("link", name=username, exact=True).click()
+    page.wait_for_url(re.compile(r"/staff/users/\d+$"))
+    check(page, urlparse(page.url).path + " (edit)")
+    shoot(page, "account-edit")
+
+    # The new spokesperson signs in for the first time: the enrolment page, then the code from its secret.
+    import pyotp
+
+    first = new_context(WIDTHS["phone"], bypass_csp=True).new_page()
+    first.goto("/login")
+    first.locator("#username").fill(username)
+    first.locator("#password").fill(password)
+    first.get_by_role("button", name="登录", exact=True).click()
+    first.wait_for_url(re.compile(r"/login/totp$"))
+    expect(first.locator(".totp-qr svg")).to_be_visible()
+    check(first, "/login/totp (enrolment)")
+    shoot(first, "totp-enrol")
+    secret = first.locator(".totp-secret").inner_text().replace(" ", "")
+    first.locator("#code").fill(pyotp.TOTP(secret).now())
+    first.get_by_role("button", name="绑定并登录").click()
+    first.wait_for_url(re.compile(r"/staff/"))
+    assert not problems, _report(problems)
 
 
 def test_the_failing_check_catches_a_real_problem(new_context, site, axe_js):
