@@ -179,6 +179,27 @@ def test_admin_account_pages_and_totp_enrolment_pass_axe(new_context, site, axe_
     assert not problems, _report(problems)
 
 
+def test_export_progress_page_passes_axe(new_context, site, axe_js):
+    """The ledger's background export: the form on the ledger page, the progress page while it runs and when done."""
+    page = new_context(WIDTHS["phone"], bypass_csp=True).new_page()
+    login(page, site, "office")
+    page.goto("/staff/ledger?since=2020-01-01&until=2020-12-31")
+    problems = {}
+    found = _violations(page, axe_js)
+    if found:
+        problems["/staff/ledger (export form)"] = found
+    page.get_by_role("button", name="生成 CSV").click()
+    page.wait_for_url(re.compile(r"/staff/ledger/exports/\d+$"))
+    found = _violations(page, axe_js)
+    if found:
+        problems["progress page (running)"] = found
+    expect(page.get_by_role("link", name=re.compile("^下载"))).to_be_visible(timeout=120_000)
+    found = _violations(page, axe_js)
+    if found:
+        problems["progress page (done)"] = found
+    assert not problems, _report(problems)
+
+
 def test_the_failing_check_catches_a_real_problem(new_context, site, axe_js):
     """The check itself works: an unlabeled field and low contrast are reported."""
     page = new_context(bypass_csp=True).new_page()
