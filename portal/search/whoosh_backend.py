@@ -35,7 +35,7 @@ REBUILD_PROCS = min(2, os.cpu_count() or 1)
 REBUILD_MB = 512  # posting buffer per writer process, by Whoosh's estimate of its size (real use is ~1.3x)
 REBUILD_CHUNK = 20_000  # documents per writing round: ~10,000 per process, ~300 MB of postings by that estimate
 # A word found in more than this share of documents (board boilerplate: 反映, 回复 …) does not have to match
-# when the query has rarer words; it still counts towards the score.
+# when the query has rarer words; in a title it still counts towards the score.
 COMMON_SHARE = 0.3
 
 
@@ -279,13 +279,15 @@ class WhooshBackend:
     @staticmethod
     def _word_query(terms: list[str], all_words: bool, optional: list[str] = ()):
         """(match, scored): the words on `text` (AND or OR) that decide the hits, and the same with the title's
-        words and any optional common words as a score bonus."""
+        words (common ones included) as a score bonus."""
         def join(parts, kind):
             return parts[0] if len(parts) == 1 else kind(parts)
 
         required = [Term("text", t) for t in terms if t not in optional]
         match = join(required, And if all_words else Or) if required else join([Term("text", t) for t in terms], Or)
-        bonus = [Term("title", t) for t in terms] + [Term("text", t) for t in optional]
+        # The bonus is looked up for every match: the title's short posting lists are cheap to skip through, a
+        # common word's list on `text` (most of the index) is not, and ranks little anyway; in the title it counts.
+        bonus = [Term("title", t) for t in terms]
         return match, (AndMaybe(match, join(bonus, Or)) if bonus else match)
 
     @staticmethod
