@@ -96,14 +96,20 @@ def notify(
         subscriptions.update_mail(sub, update, links.update_page(update), links.unsubscribe(sub), site_name)
         for sub in subs
     ]
+    return _mail_then_mark(session, update, f"update {update.id}", mails, smtp, out)
+
+
+def _mail_then_mark(session: Session, item: Update | Release, label: str, mails: list, smtp: SmtpSettings,
+                    out: Outcome) -> Outcome:
+    """Send the mails; mark the item notified only when they went out, else keep it pending for the next run."""
     try:
         out.mails = send_all(smtp, mails) if mails else 0
     except MailError as exc:
-        log.error("update %s: %d e-mails not sent, kept pending: %s", update.id, len(mails), exc)
+        log.error("%s: %d e-mails not sent, kept pending: %s", label, len(mails), exc)
         out.failed = len(mails)
         session.rollback()
         return out
-    update.notified_at = utcnow()
+    item.notified_at = utcnow()
     session.commit()
     return out
 
@@ -130,16 +136,7 @@ def notify_release(
         subscriptions.release_mail(sub, release, page, links.unsubscribe(sub), site_name)
         for sub in subscriptions.release_recipients(session)
     ]
-    try:
-        out.mails = send_all(smtp, mails) if mails else 0
-    except MailError as exc:
-        log.error("release %s: %d e-mails not sent, kept pending: %s", release.id, len(mails), exc)
-        out.failed = len(mails)
-        session.rollback()
-        return out
-    release.notified_at = utcnow()
-    session.commit()
-    return out
+    return _mail_then_mark(session, release, f"release {release.id}", mails, smtp, out)
 
 
 def send_due(session: Session, links: Links, smtp: SmtpSettings, hub: str, site_name: str) -> Outcome:

@@ -135,10 +135,16 @@ def update_mail(sub: Subscription, update: Update, page_url: str, unsubscribe_ur
     lines = [f"{update.incident.title}", "", update.title, "", update.body_md, ""]
     if update.corrections:
         lines += [f"更正说明：{update.corrections[-1].change_note}", ""]
-    lines += [f"全文：{page_url}", "", f"退订：{unsubscribe_url}", f"—— {site_name}"]
+    return _mail(sub, f"{prefix}{update.title}", lines, page_url, unsubscribe_url, site_name)
+
+
+def _mail(sub: Subscription, subject: str, lines: list[str], page_url: str, unsubscribe_url: str,
+          site_name: str) -> Mail:
+    """The message with the page link, the unsubscribe link and RFC 8058 one-click unsubscribe headers."""
+    lines = [*lines, f"全文：{page_url}", "", f"退订：{unsubscribe_url}", f"—— {site_name}"]
     return Mail(
         to=sub.email,
-        subject=f"{prefix}{update.title}",
+        subject=subject,
         text="\n".join(lines),
         headers={"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
     )
@@ -153,10 +159,4 @@ def release_mail(sub: Subscription, release: Release, page_url: str, unsubscribe
     lines += [release.body_md, ""]
     if release.corrections:
         lines += [f"更正说明：{release.corrections[-1].change_note}", ""]
-    lines += [f"全文：{page_url}", "", f"退订：{unsubscribe_url}", f"—— {site_name}"]
-    return Mail(
-        to=sub.email,
-        subject=f"{prefix}【{release.type_label}】{release.title}",
-        text="\n".join(lines),
-        headers={"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-    )
+    return _mail(sub, f"{prefix}【{release.type_label}】{release.title}", lines, page_url, unsubscribe_url, site_name)
