@@ -69,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from portal.extensions import csrf, db, limiter, login_manager, migrate
     from portal.services.accounts import configure_hasher, load_by_token
+    from portal.views import security
 
     configure_hasher(
         int(app.config["ARGON2_TIME_COST"]), int(app.config["ARGON2_MEMORY_KIB"]), int(app.config["ARGON2_PARALLELISM"])
@@ -77,6 +78,7 @@ def _init_extensions(app: Flask) -> None:
     migrations = str(Path(__file__).parent / "migrations")
     migrate.init_app(app, db, directory=migrations, render_as_batch=True)
     csrf.init_app(app)
+    security.register_before_limiter(app)  # before the limiter, so it runs after the limiter's own hook
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

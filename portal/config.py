@@ -92,6 +92,8 @@ DEFAULTS: dict[str, Any] = {
     # Authority of the feeds' tag: URIs (RFC 4151); keep it once feeds are public, ids must never change.
     "FEED_TAG_AUTHORITY": "yunxi.example",
     "FEED_MAX_AGE": 0,
+    # How long a shared cache (nginx) may keep a feed: readers revalidate every poll, nginx asks once a second.
+    "FEED_SHARED_MAX_AGE": 1,
     "FEED_ITEMS": 50,
     # WebSub hub: when set, feeds advertise it and publishing pings it.
     "WEBSUB_HUB": "",
@@ -123,9 +125,12 @@ DEFAULTS: dict[str, Any] = {
     # How long a worker reuses the content version it read (seconds): the bound on "visible on the next
     # request" for other workers and servers (the worker that published sees it at once). 0: every request.
     "CACHE_VERSION_TTL": 0.5,
-    # Cache-Control of anonymous pages (shared caches such as nginx may keep them this long).
-    "PAGE_CACHE_CONTROL": "public, max-age=10, stale-while-revalidate=30",
-    "PAGE_CACHE_CONTROL_CRISIS": "public, max-age=10, stale-while-revalidate=60, stale-if-error=600",
+    # Cache-Control of anonymous pages. Browsers keep a page 10 s; shared caches (nginx in front) 1 s
+    # (s-maxage), so a new bulletin shows through nginx within about a second while nginx still answers
+    # nearly every request itself: it asks the app again at most once a second per page, and a 304 when
+    # nothing changed.
+    "PAGE_CACHE_CONTROL": "public, max-age=10, s-maxage=1, stale-while-revalidate=30",
+    "PAGE_CACHE_CONTROL_CRISIS": "public, max-age=10, s-maxage=1, stale-while-revalidate=60, stale-if-error=600",
     # Part of every page ETag: change it (or let it default to the code and templates' fingerprint) on deploy.
     "CACHE_BUILD": "",
 }
@@ -178,6 +183,7 @@ _ENV_TYPED = {
     "BASE_URL": str,
     "FEED_TAG_AUTHORITY": str,
     "FEED_MAX_AGE": int,
+    "FEED_SHARED_MAX_AGE": int,
     "FEED_ITEMS": int,
     "WEBSUB_HUB": str,
     "UPLOAD_DIR": str,

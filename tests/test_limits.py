@@ -36,6 +36,28 @@ def test_search_is_throttled_per_client(make_app):
     assert "操作过于频繁" in client.get("/search?q=路灯").get_data(as_text=True)
 
 
+def test_pages_kept_by_shared_caches_carry_no_client_quota(make_app):
+    """A search page is public (nginx keeps it): one reader's remaining quota must not be replayed to everyone."""
+    from portal.extensions import db
+    from portal.search import backend
+    from portal.search.indexer import rebuild
+
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_SEARCH="3 per minute", RATELIMIT_STORAGE_URI="memory://")
+    with app.app_context():
+        rebuild(db.session, backend(), app.config["SEARCH_INDEX_DIR"])
+    client = app.test_client()
+    page = client.get("/search?q=路灯")
+    assert page.status_code == 200 and page.headers["Cache-Control"].startswith("public")
+    assert "s-maxage=1" in page.headers["Cache-Control"]
+    assert [name for name in page.headers.keys() if name.lower().startswith("x-ratelimit") or name == "Retry-After"] == []
+    codes = [client.get(f"/search?q=路灯{n}").status_code for n in range(3)]
+    assert codes[-1] == 429
+    refused = client.get("/search?q=路灯9")
+    # The refusal is not shared, and still tells this client when to come back.
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+
+
 def test_limits_are_shared_across_workers_through_redis(make_app, staff):
     import uuid
 

@@ -27,7 +27,9 @@ def serve(version: ContentVersion, kind: str, body: Callable[[], bytes], content
     newest_second = version.last_modified.replace(microsecond=0)
     if utcnow().replace(microsecond=0) > newest_second:
         response.last_modified = newest_second
-    response.headers["Cache-Control"] = f"public, max-age={int(current_app.config['FEED_MAX_AGE'])}"
+    config = current_app.config
+    response.headers["Cache-Control"] = (f"public, max-age={int(config['FEED_MAX_AGE'])}, "
+                                         f"s-maxage={int(config['FEED_SHARED_MAX_AGE'])}")
     hub = current_app.config["WEBSUB_HUB"]
     if hub:
         response.headers["Link"] = f'<{hub}>; rel="hub", <{request.url}>; rel="self"'

@@ -11,6 +11,21 @@ CSP = (
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 
+# Flask-Limiter's headers describe one client's quota; a copy kept by a shared cache must not carry them.
+QUOTA_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After")
+
+
+def register_before_limiter(app: Flask) -> None:
+    """Register before Flask-Limiter: Flask runs after-request hooks in reverse order, so this one runs after
+    the limiter has added its headers, and takes them off any 200 that shared caches may keep (public)."""
+
+    @app.after_request
+    def drop_quota_headers(response):
+        if response.status_code == 200 and "public" in response.headers.get("Cache-Control", ""):
+            for name in QUOTA_HEADERS:
+                response.headers.pop(name, None)
+        return response
+
 
 def register(app: Flask) -> None:
     """Add the request guard and the after-request hook."""
