@@ -67,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_REPORT": "10 per hour",
     # A published item is hidden pending review after this many reports from distinct clients.
     "REPORT_HIDE_THRESHOLD": 3,
+    # true only behind deploy/nginx.conf, which then adds the constant security headers (CSP, nosniff,
+    # X-Frame-Options, Referrer-Policy) itself; the app leaves them off its responses.
+    "SECURITY_HEADERS_AT_EDGE": False,
     # Number of proxies in front (nginx = 1) whose X-Forwarded-For may be trusted.
     "PROXY_COUNT": 0,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
@@ -184,6 +187,7 @@ _ENV_TYPED = {
     "FEED_TAG_AUTHORITY": str,
     "FEED_MAX_AGE": int,
     "FEED_SHARED_MAX_AGE": int,
+    "SECURITY_HEADERS_AT_EDGE": bool,
     "FEED_ITEMS": int,
     "WEBSUB_HUB": str,
     "UPLOAD_DIR": str,

@@ -52,6 +52,22 @@ def test_security_headers(client):
     assert response.headers["Referrer-Policy"]
 
 
+def test_behind_nginx_the_constant_headers_are_left_to_it(make_app):
+    """deploy/nginx.conf adds the four constant headers itself (tests/test_nginx.py checks them through nginx);
+    the app then leaves them off, but an attachment keeps its own stricter policy."""
+    from portal.views.security import EDGE_HEADERS
+
+    app = make_app(SECURITY_HEADERS_AT_EDGE=True)
+    response = app.test_client().get("/")
+    assert response.status_code == 200
+    assert [name for name, _ in EDGE_HEADERS if name in response.headers] == []
+    nginx_conf = (__import__("pathlib").Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf").read_text()
+    for name, value in EDGE_HEADERS:
+        assert f'add_header {name} "{value}" always;' in nginx_conf, name
+    unit = (__import__("pathlib").Path(__file__).resolve().parents[1] / "deploy" / "portal.service").read_text()
+    assert "PORTAL_SECURITY_HEADERS_AT_EDGE=true" in unit
+
+
 def test_staff_pages_are_never_cached(client, auth, staff):
     auth.login("office")
     assert "no-store" in client.get("/staff/").headers["Cache-Control"]
