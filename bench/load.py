@@ -235,21 +235,31 @@ def fmt(r: dict) -> str:
     return f"{r['rps']:>8.0f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} {r['errors']:>6}"
 
 
-def copy_location(tmp: Path, name: str, headers) -> tuple[str, str]:
-    """A static copy of a page, served by nginx with the headers the page has through nginx."""
+def copy_location(tmp: Path, name: str, headers) -> str:
+    """Where nginx serves the static copies of a page, with the headers the page has through nginx."""
     content_type = headers.get("Content-Type", "text/html")
-    ext = "atom" if "atom" in content_type else "html"
-    file_name = f"{name}.{ext}"
-    lines = [f"    location = /copy/{file_name} {{", f"        alias {tmp / 'copy' / file_name};"]
+    folder = tmp / "copy" / name
+    folder.mkdir(parents=True)
+    lines = [f"    location /copy/{name}/ {{", f"        alias {folder}/;", "        types { }",
+             f"        default_type {content_type.split(';')[0]};"]
     if "charset=utf-8" in content_type:
-        lines.append("        charset utf-8;")
+        lines += ["        charset utf-8;", "        charset_types *;"]
     for header in ("Cache-Control", "Vary"):
         if headers.get(header):
             lines.append(f'        add_header {header} "{headers[header]}";')
     for header, value in EDGE_HEADERS:
         lines.append(f'        add_header {header} "{value}" always;')
     lines.append("    }")
-    return file_name, "\n".join(lines)
+    return "\n".join(lines)
+
+
+def save_copy(tmp: Path, app: str, name: str, path: str, serial: int) -> str:
+    """Save the page as the app serves it now, under a new name (nginx keeps open files for a while), and
+    return its URL path: a page that grows while the bench publishes is compared with its current copy."""
+    with urllib.request.urlopen(app + path, timeout=30) as response:
+        body = response.read()
+    (tmp / "copy" / name / f"{serial}.txt").write_bytes(body)
+    return f"/copy/{name}/{serial}.txt"
 
 
 def median_run(runs: list[dict]) -> dict:
@@ -317,17 +327,14 @@ def main() -> None:
                 "search": "/search?q=" + urllib.parse.quote("道路"),
             }
             chosen = [p for p in args.pages.split(",") if p in pages]
-            (tmp / "copy").mkdir()
-            copies, locations = {}, []
+            locations = []
             for name in chosen:
                 with urllib.request.urlopen(app + pages[name], timeout=30) as response:
-                    file_name, location = copy_location(tmp, name, response.headers)
-                    (tmp / "copy" / file_name).write_bytes(response.read())
-                copies[name] = file_name
-                locations.append(location)
+                    locations.append(copy_location(tmp, name, response.headers))
             stack.enter_context(nginx_local.running(tmp / "nginx", nginx_port, app_port, "\n".join(locations)))
             edge = f"http://127.0.0.1:{nginx_port}"
-            wait_up(f"{edge}/copy/{copies[chosen[0]]}", 20)
+            wait_up(f"{edge}{save_copy(tmp, app, chosen[0], pages[chosen[0]], 0)}", 20)
+            serial = 0
 
             print(f"\nwrk -c {args.connections} -t 2 -d {args.duration}s --latency, {args.rounds} rounds per page; "
                   f"{os.cpu_count()} cores; gunicorn workers {os.environ.get('WEB_CONCURRENCY', 'from cores')}")
@@ -344,10 +351,13 @@ def main() -> None:
                     urllib.request.urlopen(app + path, timeout=30).read()
                     urllib.request.urlopen(edge + path, timeout=30).read()
                 runs: dict[str, list[dict]] = {"hello": [], "cached": [], "static": [], "nginx": []}
-                targets = {"hello": f"http://127.0.0.1:{hello_port}/", "cached": app + path,
-                           "static": f"{edge}/copy/{copies[name]}", "nginx": edge + path}
+                targets = {"hello": f"http://127.0.0.1:{hello_port}/", "cached": app + path, "static": "",
+                           "nginx": edge + path}
                 for _ in range(args.rounds):
                     for kind, url in targets.items():
+                        if kind == "static":
+                            serial += 1
+                            url = edge + save_copy(tmp, app, name, path, serial)
                         # On the incident page a spokesperson publishes during all four runs of a round (so each
                         # ratio compares runs under the same extra work); visibility is read from the portal
                         # directly during the cached run and through nginx during the nginx run.
