@@ -16,12 +16,13 @@ Prepares a temporary SQLite database with the real corpus imported (bench/corpus
 For each page wrk (-c N -t 2 --latency, each run bounded in time) first runs it cold (a dummy session cookie,
 which bypasses the render cache, so every request renders), then R rounds of four runs back to back: the hello
 app, the page cached by the app (anonymous, from the render cache), nginx serving the static copy, and the page
-through nginx (anonymous, from nginx's proxy cache). This machine is shared and noisy: a ratio is taken within
-each round, between runs seconds apart, and the median of the rounds is printed (with the lowest round);
-requests/s and p50 are medians, p95/p99 the worst round. While the incident page's cached and nginx runs go on,
-a spokesperson publishes updates through the console and a poller measures publish-to-visible (directly from
-gunicorn, and through nginx, whose bound is the page's s-maxage, 1 s, plus one revalidation). Also prints
-start-up time and memory per worker (RSS and PSS: preloaded workers share most pages).
+through nginx (anonymous, from nginx's proxy cache); the static copy is saved again just before its run.
+This machine is shared and noisy: a ratio is taken within each round, between runs seconds apart, and the
+median of the rounds is printed (with the lowest round); requests/s and the percentiles are medians of the
+rounds (the worst round's p95 is printed too). On the incident page a spokesperson publishes updates through
+the console during all four runs of each round, and a poller measures publish-to-visible during the cached run
+(directly from gunicorn) and the nginx run (whose bound is the page's s-maxage, 1 s, plus one revalidation).
+Also prints start-up time and memory per worker (RSS and PSS: preloaded workers share most pages).
 """
 
 from __future__ import annotations
@@ -263,10 +264,10 @@ def save_copy(tmp: Path, app: str, name: str, path: str, serial: int) -> str:
 
 
 def median_run(runs: list[dict]) -> dict:
-    """Requests/s and p50 as medians of the rounds; p95, p99 and max as the worst round; errors summed."""
-    return {"rps": statistics.median(r["rps"] for r in runs), "p50": statistics.median(r["p50"] for r in runs),
-            "p95": max(r["p95"] for r in runs), "p99": max(r["p99"] for r in runs),
-            "max": max(r["max"] for r in runs), "errors": sum(r["errors"] for r in runs)}
+    """Requests/s and percentiles as medians of the rounds, the worst round's p95 beside them; errors summed."""
+    out = {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p95", "p99")}
+    return {**out, "p95_worst": max(r["p95"] for r in runs), "max": max(r["max"] for r in runs),
+            "errors": sum(r["errors"] for r in runs)}
 
 
 def paired(runs: list[dict], bases: list[dict]) -> tuple[float, float]:
@@ -412,8 +413,10 @@ def main() -> None:
                 checks = [
                     ("app cached/hello", app_ratio >= 0.8, f"{app_ratio:.2f}"),
                     ("nginx/static", edge_ratio >= 0.8, f"{edge_ratio:.2f}"),
-                    ("p95 app cached", cached["p95"] < 50, f"{cached['p95']:.1f} ms"),
-                    ("p95 nginx", proxied["p95"] < 50, f"{proxied['p95']:.1f} ms"),
+                    ("p95 app cached", cached["p95"] < 50,
+                     f"{cached['p95']:.1f} ms (worst round {cached['p95_worst']:.1f})"),
+                    ("p95 nginx", proxied["p95"] < 50,
+                     f"{proxied['p95']:.1f} ms (worst round {proxied['p95_worst']:.1f})"),
                     ("errors", cached["errors"] + proxied["errors"] == 0, str(cached["errors"] + proxied["errors"])),
                 ]
                 print(f"  {name:<9} " + "; ".join(f"{label} {value} {'PASS' if ok else 'MISS'}"
