@@ -279,7 +279,7 @@ def paired(runs: list[dict], bases: list[dict]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of hello/cached/static/nginx runs per page")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of hello/cached/static/nginx runs per page")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--pages", default="home,board,question,incident,feed,search")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
