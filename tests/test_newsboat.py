@@ -10,38 +10,25 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BASE_CONFIG, need_service
-from server_helpers import copy_sqlite_template, gunicorn, server_env
+from conftest import need_service
+from server_helpers import copy_sqlite_template, gunicorn, seed_incident_site, server_env
 
-from portal import create_app
 from portal.extensions import db
-from portal.models import Department
-from portal.services import accounts, bulletins
+from portal.services import bulletins
 
 TITLES = ["青石镇山洪通报（第1次）", "青石镇山洪通报（第2次）", "新闻发布会预告：抢险救灾进展"]
 
 
 def _seed(db_path: Path, tmp_path: Path) -> str:
-    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
-                      "SEARCH_INDEX_DIR": str(tmp_path / "idx")})
+    app = seed_incident_site(db_path, tmp_path, [
+        bulletins.NewUpdate(body="转移群众1260人，暂无人员伤亡。", title=TITLES[0]),
+        bulletins.NewUpdate(body="青石河水位回落。", title=TITLES[1]),
+        bulletins.NewUpdate(body="下午三时召开新闻发布会。", title=TITLES[2], kind="press", press_at="2026-11-24 15:00",
+                            press_place="县政府新闻发布厅"),
+    ])
     with app.app_context():
-        db.session.add(Department(name="测试县人民政府办公室", slug="office"))
-        db.session.commit()
-        actor = accounts.create_user(db.session, "spokesperson", "correct-horse-battery", "spokesperson",
-                                     "测试县人民政府办公室")
-        incident = bulletins.create_incident(db.session, actor, bulletins.IncidentInput(
-            title="青石镇山洪灾害", severity="3", started_at="2026-11-24 03:40", slug="qingshi-flood"))
-        bulletins.post_update(db.session, actor, incident, bulletins.NewUpdate(
-            body="转移群众1260人，暂无人员伤亡。", title=TITLES[0]))
-        bulletins.post_update(db.session, actor, incident, bulletins.NewUpdate(
-            body="青石河水位回落。", title=TITLES[1]))
-        bulletins.post_update(db.session, actor, incident, bulletins.NewUpdate(
-            body="下午三时召开新闻发布会。", title=TITLES[2], kind="press", press_at="2026-11-24 15:00",
-            press_place="县政府新闻发布厅"))
-        slug = incident.slug
-        db.session.remove()
         db.engine.dispose()
-    return slug
+    return "qingshi-flood"
 
 
 @pytest.fixture

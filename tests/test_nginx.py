@@ -10,17 +10,15 @@ import importlib.util
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
-from conftest import BASE_CONFIG, need_service
-from server_helpers import ROOT, copy_sqlite_template, free_port, gunicorn, server_env
+from conftest import need_service
+from server_helpers import ROOT, copy_sqlite_template, free_port, gunicorn, seed_incident_site, server_env
 from sqlalchemy import select
 
-from portal import create_app
 from portal.extensions import db
-from portal.models import Department, Incident, StaffUser
-from portal.services import accounts, bulletins
+from portal.models import Incident, StaffUser
+from portal.services import bulletins
 from portal.views.security import EDGE_HEADERS
 
 _spec = importlib.util.spec_from_file_location("nginx_local", ROOT / "bench" / "nginx_local.py")
@@ -28,24 +26,8 @@ nginx_local = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(nginx_local)
 
 
-def _site(db_path: Path, tmp_path: Path):
-    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
-                      "SEARCH_INDEX_DIR": str(tmp_path / "idx")})
-    with app.app_context():
-        db.session.add(Department(name="测试县人民政府办公室", slug="office"))
-        db.session.commit()
-        actor = accounts.create_user(db.session, "spokesperson", "correct-horse-battery", "spokesperson",
-                                     "测试县人民政府办公室")
-        incident = bulletins.create_incident(db.session, actor, bulletins.IncidentInput(
-            title="青石镇山洪灾害", severity="3", started_at="2026-11-24 03:40", slug="qingshi-flood"))
-        bulletins.post_update(db.session, actor, incident, bulletins.NewUpdate(
-            body="转移群众1260人，暂无人员伤亡。", title="青石镇山洪通报（第1次）"))
-        db.session.remove()
-    return app
-
-
 def publish(app, title: str) -> None:
-    """A spokesperson publishes an update (through the service the console calls; another process)."""
+    """A spokesperson publishes an update (from this process, through the service the console calls)."""
     with app.app_context():
         actor = db.session.scalar(select(StaffUser).where(StaffUser.username == "spokesperson"))
         incident = db.session.scalar(select(Incident).where(Incident.slug == "qingshi-flood"))
@@ -77,7 +59,8 @@ def edge(tmp_path, database_template):
                                    "the nginx test serves the SQLite template under gunicorn")
     if nginx_local.binary() is None:
         need_service("nginx is not installed (apt-get install nginx)")
-    app = _site(db_path, tmp_path)
+    app = seed_incident_site(db_path, tmp_path, [
+        bulletins.NewUpdate(body="转移群众1260人，暂无人员伤亡。", title="青石镇山洪通报（第1次）")])
     # As deploy/portal.service runs the app behind deploy/nginx.conf.
     env = server_env(db_path, tmp_path, "nginx-test-secret-key-0123456789",
                      PORTAL_PROXY_COUNT="1", PORTAL_SECURITY_HEADERS_AT_EDGE="true")
