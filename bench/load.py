@@ -48,10 +48,10 @@ from pathlib import Path
 
 import nginx_local
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 from portal.views.security import EDGE_HEADERS  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-password-0123456789"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 SLUG = "qingshi-flood"  # the demo incident (content/demo/incident.json)

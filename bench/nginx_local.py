@@ -2,7 +2,7 @@
 
 Used by bench/load.py and tests/test_nginx.py. The deploy file is rewritten only where it names the machine: the
 listening port, the app's address, the cache folder and the checkout path; everything else (proxy cache, cookie
-bypass, open-file cache, gzip, sendfile choices) is what a deployment runs. The surrounding http {} block is
+bypass, open-file cache, security headers, gzip) is what a deployment runs. The surrounding http {} block is
 Debian's (sendfile, tcp_nopush, the MIME types).
 """
 

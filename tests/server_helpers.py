@@ -110,4 +110,3 @@ def seed_incident_site(db_path: Path, workdir: Path, updates) -> Flask:
             bulletins.post_update(db.session, actor, incident, update)
         db.session.remove()
     return app
-
