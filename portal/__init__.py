@@ -59,6 +59,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_template_helpers(app)
     _init_render_cache(app)
+    from portal import edge
+
+    edge.init_app(app)
 
     from portal import cli
 

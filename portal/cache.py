@@ -175,6 +175,7 @@ class RenderCache:
         self.store = store
         self.cookie_names = (app.config.get("SESSION_COOKIE_NAME", "session"),
                              app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+        self.edge_refresh = bool(app.config.get("EDGE_REFRESH_URLS"))
         self.hits = 0
         self.misses = 0
         # Single flight per key in this process: after a publish, one thread renders, the others wait for it.
@@ -204,7 +205,9 @@ class RenderCache:
         if endpoint not in POLICIES:
             return self.wsgi_app(environ, start_response)
         try:
-            token = self.reader.get()
+            # nginx's refresh after a publication (portal/edge.py): read the version from the database, so
+            # whichever worker answers renders the new page. nginx sets this header itself (empty otherwise).
+            token = self.reader.get(fresh=self.edge_refresh and environ.get("HTTP_X_PORTAL_REFRESH") == "1")
         except Exception:  # noqa: BLE001 - database unavailable: Flask renders its error page
             self.flask_app.logger.exception("render cache: site token unavailable")
             return self.wsgi_app(environ, start_response)

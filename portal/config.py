@@ -134,6 +134,11 @@ DEFAULTS: dict[str, Any] = {
     # nothing changed.
     "PAGE_CACHE_CONTROL": "public, max-age=10, s-maxage=1, stale-while-revalidate=30",
     "PAGE_CACHE_CONTROL_CRISIS": "public, max-age=10, s-maxage=1, stale-while-revalidate=60, stale-if-error=600",
+    # The nginx servers in front (comma-separated, e.g. "http://127.0.0.1"): after every publication the app asks
+    # each to fetch fresh copies of the pages it changed (portal/edge.py), so they show at once rather than
+    # within s-maxage. deploy/nginx.conf accepts this only from the addresses in its `geo` list. The pages'
+    # address is PORTAL_BASE_URL, or else the publishing request's.
+    "EDGE_REFRESH_URLS": "",
     # Part of every page ETag: change it (or let it default to the code and templates' fingerprint) on deploy.
     "CACHE_BUILD": "",
 }
@@ -203,6 +208,7 @@ _ENV_TYPED = {
     "PAGE_CACHE_CONTROL": str,
     "PAGE_CACHE_CONTROL_CRISIS": str,
     "CACHE_BUILD": str,
+    "EDGE_REFRESH_URLS": str,
 }
 
 

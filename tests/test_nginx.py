@@ -6,11 +6,17 @@ about a second anyway, staff and form pages are never shared, and every page car
 
 from __future__ import annotations
 
+import http.client
+import http.cookiejar
 import importlib.util
+import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 
+import pyotp
 import pytest
 from conftest import need_service
 from server_helpers import ROOT, copy_sqlite_template, free_port, gunicorn, seed_incident_site, server_env
@@ -53,24 +59,54 @@ def get(url: str, cookie: str = "") -> tuple[int, dict[str, str], str]:
         return exc.code, dict(exc.headers), exc.read().decode()
 
 
-@pytest.fixture
-def edge(tmp_path, database_template):
+SECRET_KEY = "nginx-test-secret-key-0123456789"
+
+
+@contextmanager
+def served(tmp_path, database_template, **env_extra: str):
+    """The seeded site under gunicorn behind deploy/nginx.conf: (nginx URL, app URL, an app on the database)."""
     db_path = copy_sqlite_template(database_template, tmp_path / "portal.db",
                                    "the nginx test serves the SQLite template under gunicorn")
     if nginx_local.binary() is None:
         need_service("nginx is not installed (apt-get install nginx)")
     app = seed_incident_site(db_path, tmp_path, [
         bulletins.NewUpdate(body="转移群众1260人，暂无人员伤亡。", title="青石镇山洪通报（第1次）")])
+    port = free_port()
+    front = f"http://127.0.0.1:{port}"
     # As deploy/portal.service runs the app behind deploy/nginx.conf.
-    env = server_env(db_path, tmp_path, "nginx-test-secret-key-0123456789",
-                     PORTAL_PROXY_COUNT="1", PORTAL_SECURITY_HEADERS_AT_EDGE="true")
+    env = server_env(db_path, tmp_path, SECRET_KEY, PORTAL_PROXY_COUNT="1", PORTAL_SECURITY_HEADERS_AT_EDGE="true",
+                     **{name: value.format(front=front) for name, value in env_extra.items()})
     with gunicorn(env, tmp_path / "gunicorn.log") as base:
         app_port = int(base.rsplit(":", 1)[1])
-        port = free_port()
         with nginx_local.running(tmp_path / "nginx", port, app_port):
-            yield f"http://127.0.0.1:{port}", base, app
+            yield front, base, app
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def edge(tmp_path, database_template):
+    with served(tmp_path, database_template) as site:
+        yield site
+
+
+# nginx may keep pages and feeds a minute: only the app's refresh can make a new bulletin show sooner.
+KEEP_A_MINUTE = {
+    "PORTAL_PAGE_CACHE_CONTROL": "public, max-age=10, s-maxage=60, stale-while-revalidate=30",
+    "PORTAL_FEED_SHARED_MAX_AGE": "60",
+}
+
+
+@pytest.fixture
+def refreshed_edge(tmp_path, database_template):
+    with served(tmp_path, database_template, PORTAL_EDGE_REFRESH_URLS="{front}", **KEEP_A_MINUTE) as site:
+        yield site
+
+
+@pytest.fixture
+def unrefreshed_edge(tmp_path, database_template):
+    with served(tmp_path, database_template, **KEEP_A_MINUTE) as site:
+        yield site
 
 
 def test_pages_come_from_the_cache_with_the_apps_security_headers(edge):
@@ -125,3 +161,102 @@ def test_staff_and_form_pages_are_never_shared(edge):
     assert headers["X-Cache-Status"] == "BYPASS" and status in (302, 303)
     for name, value in EDGE_HEADERS:
         assert headers[name] == value, name
+
+
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+class Console:
+    """The spokesperson at the console, through nginx as in production (session cookie: never cached)."""
+
+    def __init__(self, app, front: str) -> None:
+        from portal.services import totp
+
+        with app.app_context():
+            user = db.session.scalar(select(StaffUser).where(StaffUser.username == "spokesperson"))
+            user.totp_secret = totp.encrypt_secret(SECRET_KEY, TOTP_SECRET)
+            self.incident_id = db.session.scalar(select(Incident.id).where(Incident.slug == "qingshi-flood"))
+            db.session.commit()
+            db.session.remove()
+        self.front = front
+        jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        self.post("/login", {"username": "spokesperson", "password": "correct-horse-battery"})
+        self.post("/login/totp", {"code": pyotp.TOTP(TOTP_SECRET).now()})
+
+    def post(self, path: str, fields: dict[str, str], form: str = "") -> str:
+        page = self.opener.open(self.front + (form or path), timeout=10).read().decode()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        data = urllib.parse.urlencode({**fields, "csrf_token": token}).encode()
+        with self.opener.open(self.front + path, data=data, timeout=30) as response:
+            return response.read().decode()
+
+    def publish(self, title: str) -> None:
+        page = self.post(f"/staff/bulletins/{self.incident_id}/updates", {
+            "kind": "update", "title": title, "body": f"{title}：详情。", "when": "now", "publish_at": "",
+            "press_at": "", "press_place": "", "livestream_url": "", "questions": "", "submit": "发布"},
+            form=f"/staff/bulletins/{self.incident_id}")
+        assert title in page
+
+
+# Pages that show the new bulletin itself, and pages that list the incident (only their ETag tells).
+SHOWING = ("/incidents/qingshi-flood", "/feeds/bulletins.atom", "/feeds/bulletins.rss",
+           "/incidents/qingshi-flood/feed.atom", "/incidents/qingshi-flood/feed.rss")
+LISTING = ("/", "/incidents")
+
+
+def warm(front: str, paths) -> None:
+    for path in paths:
+        for _ in range(3):
+            if get(front + path)[1]["X-Cache-Status"] == "HIT":
+                break
+        assert get(front + path)[1]["X-Cache-Status"] == "HIT", path
+
+
+def test_a_publication_at_the_console_refreshes_the_pages_nginx_keeps(refreshed_edge):
+    front, _, app = refreshed_edge
+    warm(front, SHOWING + LISTING)
+    before = {path: get(front + path)[1]["ETag"] for path in LISTING}
+    console = Console(app, front)
+    console.publish("青石镇山洪通报（第2次）")
+    published = time.monotonic()
+    # nginx keeps these pages a minute (s-maxage=60): they change now only because the app asked it to refresh.
+    for path in SHOWING:
+        while "青石镇山洪通报（第2次）" not in get(front + path)[2]:
+            assert time.monotonic() - published < 10, f"{path} still shows the old bulletin list"
+            time.sleep(0.05)
+        # The new page is the one nginx now keeps and gives everyone.
+        status, headers, body = get(front + path)
+        assert status == 200 and headers["X-Cache-Status"] == "HIT" and "青石镇山洪通报（第2次）" in body, path
+    for path in LISTING:
+        while get(front + path)[1]["ETag"] == before[path]:
+            assert time.monotonic() - published < 10, f"{path} is still the copy from before the publication"
+            time.sleep(0.05)
+        assert get(front + path)[1]["X-Cache-Status"] == "HIT", path
+
+
+def raw_get(front: str, path: str, source: str, refresh: bool) -> tuple[str, str]:
+    """GET from a chosen loopback address, with or without the refresh header: (X-Cache-Status, body)."""
+    host, port = front.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
+    try:
+        conn.request("GET", path, headers={"X-Portal-Refresh": "1", "X-Portal-Scheme": "http"} if refresh else {})
+        response = conn.getresponse()
+        return response.getheader("X-Cache-Status", ""), response.read().decode()
+    finally:
+        conn.close()
+
+
+def test_only_the_app_servers_addresses_may_refresh_the_cache(unrefreshed_edge):
+    front, _, app = unrefreshed_edge
+    page = "/incidents/qingshi-flood"
+    warm(front, [page])
+    publish(app, "青石镇山洪通报（第2次）")  # no refresh configured: nginx keeps the old page a minute
+    # A reader who sends the header from an address not in deploy/nginx.conf's `geo` list gets the kept page.
+    status, body = raw_get(front, page, "127.0.0.2", refresh=True)
+    assert status == "HIT" and "青石镇山洪通报（第2次）" not in body
+    # From an app server's address (127.0.0.1 is listed) the same request fetches and stores the new page.
+    status, body = raw_get(front, page, "127.0.0.1", refresh=True)
+    assert status == "BYPASS" and "青石镇山洪通报（第2次）" in body
+    status, body = raw_get(front, page, "127.0.0.2", refresh=False)
+    assert status == "HIT" and "青石镇山洪通报（第2次）" in body

@@ -68,7 +68,8 @@ def _changed(obj, attr: str) -> bool:
     return inspect(obj).attrs[attr].history.has_changes()
 
 
-def _is_public_change(session: Session, obj) -> bool:
+def is_public_change(session: Session, obj) -> bool:
+    """True when flushing `obj` changes what anonymous readers see."""
     if isinstance(obj, Question):
         # A citizen's new question (received, unpublished) is not public content and must not empty the caches.
         if obj in session.new:
@@ -82,10 +83,10 @@ def _is_public_change(session: Session, obj) -> bool:
 
 def _touches_public(session: Session) -> bool:
     for obj in chain(session.new, session.deleted):
-        if _is_public_change(session, obj):
+        if is_public_change(session, obj):
             return True
     for obj in session.dirty:
-        if session.is_modified(obj) and _is_public_change(session, obj):
+        if session.is_modified(obj) and is_public_change(session, obj):
             return True
     return False
 
