@@ -21,7 +21,9 @@ This machine is shared and noisy: a ratio is taken within each round, between ru
 median of the rounds is printed (with the lowest round); requests/s and the percentiles are medians of the
 rounds (the worst round's p95 is printed too). On the incident page a spokesperson publishes updates through
 the console during all four runs of each round, and a poller measures publish-to-visible during the cached run
-(directly from gunicorn) and the nginx run (whose bound is the page's s-maxage, 1 s, plus one revalidation).
+(directly from gunicorn) and the nginx run (the app asks nginx to refresh the changed pages after each
+publication, PORTAL_EDGE_REFRESH_URLS as in deploy/portal.service; without it the bound would be the page's
+s-maxage, 1 s, plus one revalidation).
 Also prints start-up time and memory per worker (RSS and PSS: preloaded workers share most pages).
 """
 
@@ -310,6 +312,8 @@ def main() -> None:
         try:
             prepare(env, tmp)
             app_port, hello_port, nginx_port = free_port(), free_port(), free_port()
+            # As deploy/portal.service: after each publication nginx is asked to fetch the changed pages.
+            env["PORTAL_EDGE_REFRESH_URLS"] = f"http://127.0.0.1:{nginx_port}"
             t0 = time.perf_counter()
             portal = gunicorn(env, "wsgi:app", app_port, tmp / "portal.log")
             procs.append(portal)
@@ -388,7 +392,7 @@ def main() -> None:
 
             print("\npublish-to-visible while the cached load runs (incident page, anonymous poller every 20 ms;")
             print("measured from the publish POST's answer, i.e. the commit; the POST's own time shown apart;")
-            print("through nginx the bound is the page's s-maxage, 1 s, plus one background revalidation):")
+            print("through nginx the app asks nginx to refresh the changed pages after each publication):")
             for where, found in visibility.items():
                 ok = [d for kind, d, _ in found if kind == "ok"]
                 posts = [p for _, _, p in found]

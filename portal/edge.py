@@ -263,7 +263,8 @@ class EdgeRefresher:
                 conn.request("GET", path, headers={"Host": host, HEADER: "1", SCHEME_HEADER: scheme})
                 response = conn.getresponse()
                 response.read()
-                if response.status >= 500:
+                if response.status >= 300:
+                    # A redirect means the address is not the server block that holds the cache.
                     raise OSError(f"HTTP {response.status}")
                 self.sent += 1
                 if response.will_close:
