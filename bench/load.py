@@ -24,6 +24,10 @@ the console during all four runs of each round, and a poller measures publish-to
 (directly from gunicorn) and the nginx run (the app asks nginx to refresh the changed pages after each
 publication, PORTAL_EDGE_REFRESH_URLS as in deploy/portal.service; without it the bound would be the page's
 s-maxage, 1 s, plus one revalidation).
+In the first --gzip-rounds rounds (2) three more runs send a browser's Accept-Encoding: nginx serving the
+saved gzip form of the copy (gzip_static: the limit for compressed pages), the page through nginx (the gzip form
+the app made once and nginx keeps), and nginx compressing the saved copy on every request (what each cache hit
+cost when nginx compressed it).
 Also prints start-up time and memory per worker (RSS and PSS: preloaded workers share most pages).
 """
 
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import http.cookiejar
 import os
 import re
@@ -65,6 +70,13 @@ done = function(summary, latency, requests)
   io.write(string.format("ERR %d %d %d %d %d\\n", e.connect, e.read, e.write, e.status, e.timeout))
 end
 """
+
+
+PLAIN_RUNS = ("hello", "cached", "static", "nginx")
+# With a browser's Accept-Encoding: the page's gzip form from nginx's cache; the saved gzip form served by
+# gzip_static (the limit); the saved page compressed by nginx on every request (the old way).
+GZIP_RUNS = ("static gz", "nginx gz", "fly gz")
+GZIP = ("Accept-Encoding: gzip, deflate, br",)
 
 
 def free_port() -> int:
@@ -239,21 +251,27 @@ def fmt(r: dict) -> str:
 
 
 def copy_location(tmp: Path, name: str, headers) -> str:
-    """Where nginx serves the static copies of a page, with the headers the page has through nginx."""
+    """Where nginx serves the static copies of a page, with the headers the page has through nginx: under
+    /copy/ the saved file, or its saved gzip form (gzip_static) to a client that takes gzip; under /fly/ the same
+    file compressed by nginx on every request (what a cached page cost when nginx compressed each hit)."""
     content_type = headers.get("Content-Type", "text/html")
     folder = tmp / "copy" / name
     folder.mkdir(parents=True)
-    lines = [f"    location /copy/{name}/ {{", f"        alias {folder}/;", "        types { }",
-             f"        default_type {content_type.split(';')[0]};"]
-    if "charset=utf-8" in content_type:
-        lines += ["        charset utf-8;", "        charset_types *;"]
-    for header in ("Cache-Control", "Vary"):
-        if headers.get(header):
-            lines.append(f'        add_header {header} "{headers[header]}";')
-    for header, value in EDGE_HEADERS:
-        lines.append(f'        add_header {header} "{value}" always;')
-    lines.append("    }")
-    return "\n".join(lines)
+    blocks = []
+    for prefix, gzip_static in (("copy", "on"), ("fly", "off")):
+        lines = [f"    location /{prefix}/{name}/ {{", f"        alias {folder}/;", "        types { }",
+                 f"        default_type {content_type.split(';')[0]};", f"        gzip_static {gzip_static};",
+                 "        gzip_vary off;"]
+        if "charset=utf-8" in content_type:
+            lines += ["        charset utf-8;", "        charset_types *;"]
+        for header in ("Cache-Control", "Vary"):
+            if headers.get(header):
+                lines.append(f'        add_header {header} "{headers[header]}";')
+        for header, value in EDGE_HEADERS:
+            lines.append(f'        add_header {header} "{value}" always;')
+        lines.append("    }")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
 
 
 def save_copy(tmp: Path, app: str, name: str, path: str, serial: int) -> str:
@@ -262,6 +280,13 @@ def save_copy(tmp: Path, app: str, name: str, path: str, serial: int) -> str:
     with urllib.request.urlopen(app + path, timeout=30) as response:
         body = response.read()
     (tmp / "copy" / name / f"{serial}.txt").write_bytes(body)
+    # The compressed form exactly as the app makes it (and nginx caches it).
+    request = urllib.request.Request(app + path, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        packed = response.read()
+        if response.headers.get("Content-Encoding") != "gzip":
+            packed = gzip.compress(body, mtime=0)
+    (tmp / "copy" / name / f"{serial}.txt.gz").write_bytes(packed)
     return f"/copy/{name}/{serial}.txt"
 
 
@@ -282,6 +307,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of hello/cached/static/nginx runs per page")
+    parser.add_argument("--gzip-rounds", type=int, default=2,
+                        help="rounds (of the first R) that also measure the gzip runs (a browser's Accept-Encoding)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--pages", default="home,board,question,incident,feed,search")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
@@ -346,7 +373,7 @@ def main() -> None:
             header = (f"{'page':<9} {'how':<15} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6}"
                       "  ratio (median of rounds; lowest round)")
             print(header)
-            rows = []
+            rows, gz_rows = [], []
             visibility: dict[str, list] = {"direct": [], "nginx": []}
             publisher = None
             for name in chosen:
@@ -355,14 +382,20 @@ def main() -> None:
                 for _ in range(3):
                     urllib.request.urlopen(app + path, timeout=30).read()
                     urllib.request.urlopen(edge + path, timeout=30).read()
-                runs: dict[str, list[dict]] = {"hello": [], "cached": [], "static": [], "nginx": []}
+                runs: dict[str, list[dict]] = {kind: [] for kind in (*PLAIN_RUNS, *GZIP_RUNS)}
                 targets = {"hello": f"http://127.0.0.1:{hello_port}/", "cached": app + path, "static": "",
-                           "nginx": edge + path}
-                for _ in range(args.rounds):
+                           "nginx": edge + path, "static gz": "", "nginx gz": edge + path, "fly gz": ""}
+                for round_no in range(args.rounds):
+                    copy = ""
                     for kind, url in targets.items():
-                        if kind == "static":
+                        if kind in GZIP_RUNS and round_no >= args.gzip_rounds:
+                            continue
+                        if kind in ("static", "static gz"):
                             serial += 1
-                            url = edge + save_copy(tmp, app, name, path, serial)
+                            copy = save_copy(tmp, app, name, path, serial)
+                            url = edge + copy
+                        elif kind == "fly gz":
+                            url = edge + copy.replace("/copy/", "/fly/", 1)
                         # On the incident page a spokesperson publishes during all four runs of a round (so each
                         # ratio compares runs under the same extra work); visibility is read from the portal
                         # directly during the cached run and through nginx during the nginx run.
@@ -374,7 +407,7 @@ def main() -> None:
                             poller = threading.Thread(target=publish_to_visible, daemon=True,
                                                       args=(publisher, read_base, path, stop, found))
                             poller.start()
-                        runs[kind].append(wrk(url, args, lua))
+                        runs[kind].append(wrk(url, args, lua, headers=GZIP if kind in GZIP_RUNS else ()))
                         stop.set()
                         if poller is not None:
                             poller.join(timeout=35)
@@ -387,8 +420,18 @@ def main() -> None:
                 print(f"{name:<9} {'app cold':<15} {fmt(cold)}  {cold['rps'] / floor['rps']:.2f} x hello")
                 print(f"{name:<9} {'app cached':<15} {fmt(cached)}  {app_ratio:.2f} x hello; {app_low:.2f}")
                 print(f"{name:<9} {'nginx static':<15} {fmt(static)}  (the limit)")
-                print(f"{name:<9} {'nginx cached':<15} {fmt(proxied)}  {edge_ratio:.2f} x static; {edge_low:.2f}",
-                      flush=True)
+                print(f"{name:<9} {'nginx cached':<15} {fmt(proxied)}  {edge_ratio:.2f} x static; {edge_low:.2f}")
+                if runs["nginx gz"]:
+                    gz_static = median_run(runs["static gz"])
+                    gz_ratio, gz_low = paired(runs["nginx gz"], runs["static gz"])
+                    fly_ratio, fly_low = paired(runs["fly gz"], runs["static gz"])
+                    gz_rows.append((name, gz_ratio, fly_ratio))
+                    print(f"{name:<9} {'static gz':<15} {fmt(gz_static)}  (the limit, gzip_static)")
+                    print(f"{name:<9} {'nginx cached gz':<15} {fmt(median_run(runs['nginx gz']))}  "
+                          f"{gz_ratio:.2f} x static gz; {gz_low:.2f}")
+                    print(f"{name:<9} {'gzip each hit':<15} {fmt(median_run(runs['fly gz']))}  "
+                          f"{fly_ratio:.2f} x static gz; {fly_low:.2f}")
+                sys.stdout.flush()
 
             print("\npublish-to-visible while the cached load runs (incident page, anonymous poller every 20 ms;")
             print("measured from the publish POST's answer, i.e. the commit; the POST's own time shown apart;")
@@ -425,6 +468,11 @@ def main() -> None:
                 ]
                 print(f"  {name:<9} " + "; ".join(f"{label} {value} {'PASS' if ok else 'MISS'}"
                                                    for label, ok, value in checks))
+            if gz_rows:
+                print("\nbrowsers (Accept-Encoding: gzip), x the gzip_static limit: nginx cached gz / nginx compressing "
+                      "each hit")
+                for name, gz_ratio, fly_ratio in gz_rows:
+                    print(f"  {name:<9} {gz_ratio:.2f} / {fly_ratio:.2f}")
         finally:
             for proc in procs:
                 try:

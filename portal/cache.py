@@ -4,11 +4,14 @@ It runs as WSGI middleware in front of Flask, so a hit costs a URL match, the si
 for at most CACHE_VERSION_TTL seconds) and a dictionary lookup: no session, no user, no template. Entries are
 keyed by (host, path and sorted query, site token): a publish bumps the token in the database, so every worker
 and every server misses on its next request. Only GET/HEAD without a session or remember cookie, for an
-allowlist of endpoints, status 200, no Set-Cookie and a `public` Cache-Control are kept.
+allowlist of endpoints, status 200, no Set-Cookie and a `public` Cache-Control are kept. A text page is kept
+gzip-compressed as well and served so to clients that accept gzip (`Vary: Accept-Encoding`): nginx in front
+stores both forms (deploy/nginx.conf) and never compresses a cached page itself.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import threading
@@ -19,7 +22,7 @@ from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl, urlencode
 
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import is_resource_modified, parse_date, parse_etags, unquote_etag
+from werkzeug.http import is_resource_modified, parse_accept_header, parse_date, parse_etags, unquote_etag
 
 # endpoint -> (normal TTL setting, crisis TTL setting); None: not cached in that mode.
 POLICIES: dict[str, tuple[str | None, str | None]] = {
@@ -41,22 +44,75 @@ for _name in FEEDS:
     POLICIES[_name] = ("CACHE_TTL", "CACHE_TTL")
 
 
+# Text responses this long or longer are also kept gzip-compressed (nginx's gzip_min_length in deploy/nginx.conf).
+GZIP_MIN_LENGTH = 512
+GZIP_LEVEL = 6
+
+
+def compressible(headers) -> bool:
+    """HTML, feeds and other text: worth compressing (images and PDFs are not on the allowlist anyway)."""
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "").split(";")[0].strip().lower()
+    return content_type.startswith("text/") or content_type.endswith(("+xml", "/xml", "/json"))
+
+
+def gzip_body(body: bytes) -> bytes:
+    """Deterministic gzip (no file name, no time): every worker and server makes the same bytes."""
+    return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether the client takes gzip (RFC 9110 12.5.3: `gzip;q=0` refuses it; `*` admits it)."""
+    if "gzip" not in accept_encoding and "*" not in accept_encoding:
+        return False
+    accept = parse_accept_header(accept_encoding)
+    return accept.quality("gzip") > 0 or (accept.quality("*") > 0 and "gzip" not in accept)
+
+
 @dataclass
 class Entry:
-    """A stored response."""
+    """A stored response; `gz` is its body gzip-compressed, for clients that accept it (None: not worth it)."""
 
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    gz: bytes | None = None
+
+    @classmethod
+    def build(cls, status: int, headers, body: bytes) -> Entry:
+        gz = gzip_body(body) if len(body) >= GZIP_MIN_LENGTH and compressible(headers) else None
+        return cls(status, list(headers), body, gz)
 
     def dumps(self) -> bytes:
-        return json.dumps({"s": self.status, "h": self.headers}).encode() + b"\n" + self.body
+        meta = {"s": self.status, "h": self.headers, "g": len(self.gz) if self.gz is not None else None}
+        return json.dumps(meta).encode() + b"\n" + self.body + (self.gz or b"")
 
     @classmethod
     def loads(cls, raw: bytes) -> Entry:
-        head, _, body = raw.partition(b"\n")
+        head, _, rest = raw.partition(b"\n")
         meta = json.loads(head)
-        return cls(meta["s"], [tuple(h) for h in meta["h"]], body)
+        size = meta.get("g")
+        if size is None:
+            return cls(meta["s"], [tuple(h) for h in meta["h"]], rest)
+        return cls(meta["s"], [tuple(h) for h in meta["h"]], rest[: len(rest) - size], rest[len(rest) - size :])
+
+    def response(self, gzipped: bool) -> tuple[list[tuple[str, str]], bytes]:
+        """Headers and body for a client that does (or does not) take gzip."""
+        if self.gz is None:
+            return self.headers, self.body
+        headers = [(k, v) for k, v in self.headers if k.lower() not in ("content-length", "vary", "etag")]
+        vary = [v for k, v in self.headers if k.lower() == "vary"]
+        headers.append(("Vary", ", ".join([*vary, "Accept-Encoding"])))
+        etag = next((v for k, v in self.headers if k.lower() == "etag"), None)
+        if not gzipped:
+            if etag:
+                headers.append(("ETag", etag))
+            headers.append(("Content-Length", str(len(self.body))))
+            return headers, self.body
+        if etag:
+            # The same content in another coding: equal only by weak comparison (what nginx's gzip does too).
+            headers.append(("ETag", etag if etag.startswith("W/") else "W/" + etag))
+        headers += [("Content-Encoding", "gzip"), ("Content-Length", str(len(self.gz)))]
+        return headers, self.gz
 
 
 class MemoryStore:
@@ -229,14 +285,7 @@ class RenderCache:
             entry = None
         if entry is not None:
             self.hits += 1
-            stored_etag = next((v for k, v in entry.headers if k.lower() == "etag"), "")
-            stored_date = next((v for k, v in entry.headers if k.lower() == "last-modified"), None)
-            if stored_etag and not is_resource_modified(
-                environ, etag=unquote_etag(stored_etag)[0], last_modified=parse_date(stored_date)
-            ):
-                return self._not_modified(start_response, stored_etag, token, entry.headers)
-            start_response(f"{entry.status} OK", [*entry.headers, ("X-Render-Cache", "hit")])
-            return [b""] if method == "HEAD" else [entry.body]
+            return self._serve(environ, start_response, entry, method, hit=True)
         if method == "GET":
             with self._flights_lock:
                 flight = self._flights.setdefault(key, threading.Lock())
@@ -251,8 +300,7 @@ class RenderCache:
                     with self._flights_lock:
                         self._flights.pop(key, None)
                 self.hits += 1
-                start_response(f"{entry.status} OK", [*entry.headers, ("X-Render-Cache", "hit")])
-                return [entry.body]
+                return self._serve(environ, start_response, entry, method, hit=True)
         self.misses += 1
         return self._render_and_store(environ, start_response, key, ttl, method)
 
@@ -262,35 +310,53 @@ class RenderCache:
         except Exception:  # noqa: BLE001
             return None
 
+    def _serve(self, environ, start_response, entry: Entry, method: str, hit: bool):
+        """A stored page, gzip-compressed when the client takes it; 304 when the client's copy is current."""
+        gzipped = entry.gz is not None and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
+        headers, body = entry.response(gzipped)
+        if hit:
+            etag = next((v for k, v in headers if k.lower() == "etag"), "")
+            date = next((v for k, v in headers if k.lower() == "last-modified"), None)
+            if etag and not is_resource_modified(environ, etag=unquote_etag(etag)[0], last_modified=parse_date(date)):
+                return self._not_modified(start_response, etag, None, headers)
+            headers = [*headers, ("X-Render-Cache", "hit")]
+        start_response(f"{entry.status} OK", headers)
+        return [b""] if method == "HEAD" else [body]
+
     def _not_modified(self, start_response, etag: str, token, headers=None):
         keep = {"cache-control", "vary", "last-modified", "link"}
         extra = [(k, v) for k, v in (headers or []) if k.lower() in keep]
         if headers is None:
             extra = [("Cache-Control", self.flask_app.config["PAGE_CACHE_CONTROL_CRISIS" if token.crisis_mode
-                                                              else "PAGE_CACHE_CONTROL"]), ("Vary", "Cookie")]
+                                                              else "PAGE_CACHE_CONTROL"]),
+                     ("Vary", "Cookie, Accept-Encoding")]
         start_response("304 Not Modified", [("ETag", etag), *extra])
         return [b""]
 
     def _render_and_store(self, environ, start_response, key: str, ttl: float, method: str):
         captured: dict = {}
+        written: list[bytes] = []
 
         def capture(status, headers, exc_info=None):
-            captured["status"], captured["headers"] = status, headers
-            return start_response(status, headers, exc_info)
+            captured["status"], captured["headers"], captured["exc_info"] = status, headers, exc_info
+            return written.append
 
         result = self.wsgi_app(environ, capture)
         try:
-            body = b"".join(result)
+            body = b"".join([*written, *result])
         finally:
             if hasattr(result, "close"):
                 result.close()
-        status = captured.get("status", "")
+        status = captured.get("status", "500 INTERNAL SERVER ERROR")
         headers = captured.get("headers", [])
         if method == "GET" and status.startswith("200") and self._storable(headers):
+            entry = Entry.build(200, headers, body)
             try:
-                self.store.set(key, Entry(200, list(headers), body), ttl)
+                self.store.set(key, entry, ttl)
             except Exception:  # noqa: BLE001
                 self.flask_app.logger.exception("render cache: set failed")
+            return self._serve(environ, start_response, entry, method, hit=False)
+        start_response(status, headers, captured.get("exc_info"))
         return [body]
 
     @staticmethod

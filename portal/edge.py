@@ -256,11 +256,13 @@ class EdgeRefresher:
         scheme, host = origin
         kind = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
         conn = None
-        for path in paths:
+        # nginx keeps each page twice, plain and gzip-compressed (deploy/nginx.conf): refresh both.
+        for path, encoding in itertools.product(paths, ("identity", "gzip")):
             try:
                 if conn is None:
                     conn = kind(target.hostname, target.port, timeout=self.timeout)
-                conn.request("GET", path, headers={"Host": host, HEADER: "1", SCHEME_HEADER: scheme})
+                conn.request("GET", path, headers={"Host": host, HEADER: "1", SCHEME_HEADER: scheme,
+                                                   "Accept-Encoding": encoding})
                 response = conn.getresponse()
                 response.read()
                 if response.status >= 300:

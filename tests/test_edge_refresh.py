@@ -23,10 +23,11 @@ from portal.models import Incident, Question, SiteState
 
 
 class Recorder:
-    """An HTTP server on 127.0.0.1 that answers 200 and keeps (path, Host, refresh header, scheme header)."""
+    """An HTTP server on 127.0.0.1 that answers 200 and keeps (path, Host, refresh header, scheme header,
+    Accept-Encoding)."""
 
     def __init__(self) -> None:
-        self.seen: list[tuple[str, str, str, str]] = []
+        self.seen: list[tuple[str, str, str, str, str]] = []
         seen = self.seen
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,7 +35,7 @@ class Recorder:
 
             def do_GET(self):  # noqa: N802
                 seen.append((self.path, self.headers.get("Host", ""), self.headers.get("X-Portal-Refresh", ""),
-                             self.headers.get("X-Portal-Scheme", "")))
+                             self.headers.get("X-Portal-Scheme", ""), self.headers.get("Accept-Encoding", "")))
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -48,7 +49,10 @@ class Recorder:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def paths(self) -> list[str]:
-        return [path for path, *_ in self.seen]
+        """The paths asked for, each once per pass (each comes plain, then gzip-compressed)."""
+        plain = [path for path, *_, encoding in self.seen if encoding == "identity"]
+        assert [path for path, *_, encoding in self.seen if encoding == "gzip"] == plain
+        return plain
 
     def close(self) -> None:
         self.server.shutdown()
@@ -85,7 +89,7 @@ def test_a_published_answer_refreshes_its_page_the_board_and_the_answers_feed(ap
     # Each page twice: at once, and again once every worker's copy of the content version has expired.
     assert nginx_stand_in.paths() == wanted + wanted
     # Asked for the public site's pages (PORTAL_BASE_URL), whatever address nginx is reached at.
-    assert {(host, flag, scheme) for _, host, flag, scheme in nginx_stand_in.seen} == {("gov.example", "1", "https")}
+    assert {(host, flag, scheme) for _, host, flag, scheme, _ in nginx_stand_in.seen} == {("gov.example", "1", "https")}
 
 
 def test_a_bulletin_refreshes_the_incident_its_feeds_and_the_lists(app, staff, make_app, nginx_stand_in):
@@ -102,7 +106,7 @@ def test_a_bulletin_refreshes_the_incident_its_feeds_and_the_lists(app, staff, m
                           "/incidents/qingshi-flood/feed.atom", "/incidents", "/feeds/bulletins.rss",
                           "/feeds/bulletins.atom", "/"}
     # Without PORTAL_BASE_URL, the address the spokesperson used (the test client's) names the site.
-    assert {host for _, host, _, _ in nginx_stand_in.seen} == {"localhost"}
+    assert {host for _, host, *_ in nginx_stand_in.seen} == {"localhost"}
 
 
 def test_nginx_being_down_never_fails_a_publication(app, staff, make_app):

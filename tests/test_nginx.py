@@ -6,9 +6,11 @@ about a second anyway, staff and form pages are never shared, and every page car
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import http.cookiejar
 import importlib.util
+import itertools
 import re
 import time
 import urllib.error
@@ -49,12 +51,18 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect())
 
 
-def get(url: str, cookie: str = "") -> tuple[int, dict[str, str], str]:
-    """One request, redirects not followed: (status, headers, body)."""
-    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+def get(url: str, cookie: str = "", browser: bool = False) -> tuple[int, dict[str, str], str]:
+    """One request, redirects not followed: (status, headers, body). `browser`: take gzip, as browsers do."""
+    headers = {"Cookie": cookie} if cookie else {}
+    if browser:
+        headers["Accept-Encoding"] = "gzip, deflate, br, zstd"
+    request = urllib.request.Request(url, headers=headers)
     try:
         with _opener.open(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read().decode()
+            raw = response.read()
+            if response.headers.get("Content-Encoding") == "gzip":
+                raw = gzip.decompress(raw)
+            return response.status, dict(response.headers), raw.decode()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read().decode()
 
@@ -103,12 +111,6 @@ def refreshed_edge(tmp_path, database_template):
         yield site
 
 
-@pytest.fixture
-def unrefreshed_edge(tmp_path, database_template):
-    with served(tmp_path, database_template, **KEEP_A_MINUTE) as site:
-        yield site
-
-
 def test_pages_come_from_the_cache_with_the_apps_security_headers(edge):
     front, direct, _ = edge
     statuses = []
@@ -124,6 +126,22 @@ def test_pages_come_from_the_cache_with_the_apps_security_headers(edge):
     # The app itself leaves the four headers to nginx.
     _, headers, _ = get(direct + "/incidents/qingshi-flood")
     assert [name for name, _ in EDGE_HEADERS if name in headers] == []
+
+
+def test_browsers_get_the_compressed_page_from_the_cache(edge):
+    front, _, _ = edge
+    path = "/incidents/qingshi-flood"
+    for browser in (True, False, True, False):
+        get(front + path, browser=browser)
+    status, headers, body = get(front + path, browser=True)
+    assert status == 200 and headers["X-Cache-Status"] == "HIT" and headers["Content-Encoding"] == "gzip"
+    assert "青石镇山洪通报（第1次）" in body and "Accept-Encoding" in headers["Vary"]
+    # A client that takes no gzip (or refuses it) gets the plain copy, also from the cache.
+    for refusing in ("", "gzip;q=0"):
+        request = urllib.request.Request(front + path, headers={"Accept-Encoding": refusing} if refusing else {})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.headers["X-Cache-Status"] == "HIT" and "Content-Encoding" not in response.headers
+            assert "青石镇山洪通报（第1次）" in response.read().decode()
 
 
 def test_a_new_bulletin_shows_through_the_cache_within_about_a_second(edge):
@@ -206,11 +224,11 @@ LISTING = ("/", "/incidents")
 
 
 def warm(front: str, paths) -> None:
-    for path in paths:
+    for path, browser in itertools.product(paths, (False, True)):
         for _ in range(3):
-            if get(front + path)[1]["X-Cache-Status"] == "HIT":
+            if get(front + path, browser=browser)[1]["X-Cache-Status"] == "HIT":
                 break
-        assert get(front + path)[1]["X-Cache-Status"] == "HIT", path
+        assert get(front + path, browser=browser)[1]["X-Cache-Status"] == "HIT", path
 
 
 def test_a_publication_at_the_console_refreshes_the_pages_nginx_keeps(refreshed_edge):
@@ -221,12 +239,12 @@ def test_a_publication_at_the_console_refreshes_the_pages_nginx_keeps(refreshed_
     console.publish("青石镇山洪通报（第2次）")
     published = time.monotonic()
     # nginx keeps these pages a minute (s-maxage=60): they change now only because the app asked it to refresh.
-    for path in SHOWING:
-        while "青石镇山洪通报（第2次）" not in get(front + path)[2]:
+    for path, browser in itertools.product(SHOWING, (False, True)):
+        while "青石镇山洪通报（第2次）" not in get(front + path, browser=browser)[2]:
             assert time.monotonic() - published < 10, f"{path} still shows the old bulletin list"
             time.sleep(0.05)
-        # The new page is the one nginx now keeps and gives everyone.
-        status, headers, body = get(front + path)
+        # The new page is the one nginx now keeps and gives everyone, plain and compressed.
+        status, headers, body = get(front + path, browser=browser)
         assert status == 200 and headers["X-Cache-Status"] == "HIT" and "青石镇山洪通报（第2次）" in body, path
     for path in LISTING:
         while get(front + path)[1]["ETag"] == before[path]:
@@ -247,11 +265,12 @@ def raw_get(front: str, path: str, source: str, refresh: bool) -> tuple[str, str
         conn.close()
 
 
-def test_only_the_app_servers_addresses_may_refresh_the_cache(unrefreshed_edge):
-    front, _, app = unrefreshed_edge
+def test_only_the_app_servers_addresses_may_refresh_the_cache(refreshed_edge):
+    front, _, app = refreshed_edge
     page = "/incidents/qingshi-flood"
     warm(front, [page])
-    publish(app, "青石镇山洪通报（第2次）")  # no refresh configured: nginx keeps the old page a minute
+    # Published from this test's own app, which sends no refresh: nginx keeps the old page a minute.
+    publish(app, "青石镇山洪通报（第2次）")
     # A reader who sends the header from an address not in deploy/nginx.conf's `geo` list gets the kept page.
     status, body = raw_get(front, page, "127.0.0.2", refresh=True)
     assert status == "HIT" and "青石镇山洪通报（第2次）" not in body

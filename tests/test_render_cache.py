@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import socket
 import uuid
 from datetime import timedelta
@@ -93,6 +94,20 @@ def test_citizen_question_does_not_bump_but_publishing_does(app, staff):
     assert version(app) > before
 
 
+def test_a_publication_empties_the_caches_once_not_again_when_it_is_announced(app, staff):
+    client = spokesperson(app)
+    incident = open_incident(app, client)
+    before = version(app)
+    post_update(app, client, incident.id, "转移群众1260人。", title="第一次通报")
+    with app.app_context():
+        # The request committed the update, then marked it announced (notified_at) in a second commit.
+        assert db.session.scalar(select(Update.notified_at).where(Update.incident_id == incident.id)) is not None
+    assert version(app) == before + 1
+    page = app.test_client().get(f"/incidents/{incident.slug}")
+    assert page.headers.get("X-Render-Cache") != "hit" and "第一次通报" in page.get_data(as_text=True)
+    assert app.test_client().get(f"/incidents/{incident.slug}").headers.get("X-Render-Cache") == "hit"
+
+
 def test_staff_never_get_cached_pages(app, staff):
     public = app.test_client()
     public.get("/")
@@ -181,6 +196,46 @@ def test_memory_store_lru_and_ttl():
     assert store.get("d") is None
 
 
+BROWSER = {"Accept-Encoding": "gzip, deflate, br, zstd"}
+
+
+def test_pages_and_feeds_go_compressed_to_clients_that_take_gzip(app, staff):
+    client = spokesperson(app)
+    incident = open_incident(app, client)
+    post_update(app, client, incident.id, "转移群众1260人。" * 40, title="第一次通报")
+    public = app.test_client()
+    for path in (f"/incidents/{incident.slug}", "/feeds/bulletins.atom", "/questions"):
+        plain = public.get(path)  # renders and keeps both forms
+        packed = public.get(path, headers=BROWSER)
+        assert packed.headers.get("X-Render-Cache") == "hit", path
+        assert packed.headers["Content-Encoding"] == "gzip" and gzip.decompress(packed.data) == plain.data, path
+        assert int(packed.headers["Content-Length"]) == len(packed.data) < len(plain.data) / 2, path
+        for response in (plain, packed):
+            assert {"Cookie", "Accept-Encoding"} <= {v.strip() for v in response.headers["Vary"].split(",")}, path
+        # Same content, other coding: the ETag matches only weakly, and a revalidation with it gets a 304.
+        assert packed.headers["ETag"].startswith("W/"), path
+        again = public.get(path, headers={**BROWSER, "If-None-Match": packed.headers["ETag"]})
+        assert again.status_code == 304 and again.data == b"", path
+        # A client that refuses gzip, or names none, gets the plain page.
+        for refusing in ({"Accept-Encoding": "gzip;q=0, deflate"}, {"Accept-Encoding": "identity"}, {}):
+            response = public.get(path, headers=refusing)
+            assert "Content-Encoding" not in response.headers and response.data == plain.data, (path, refusing)
+    head = public.head(f"/incidents/{incident.slug}", headers=BROWSER)
+    assert head.headers["Content-Encoding"] == "gzip" and head.data == b""
+
+
+def test_stored_entries_keep_their_compressed_form():
+    page = "<p>转移群众1260人。</p>".encode() * 100
+    entry = Entry.build(200, [("Content-Type", "text/html; charset=utf-8")], page)
+    assert gzip.decompress(entry.gz) == page
+    again = Entry.loads(entry.dumps())
+    assert (again.body, again.gz, again.headers) == (entry.body, entry.gz, entry.headers)
+    # Small bodies and images are not worth compressing.
+    assert Entry.build(200, [("Content-Type", "text/html")], b"<p>short</p>").gz is None
+    assert Entry.build(200, [("Content-Type", "image/png")], page).gz is None
+    assert Entry.loads(Entry(200, [], b"plain\nbody").dumps()).body == b"plain\nbody"
+
+
 def _redis_up() -> bool:
     try:
         with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
@@ -206,6 +261,9 @@ def test_redis_store_shares_pages_between_app_objects(make_app, staff):
         body = first.test_client().get("/questions").data
         hit = second.test_client().get("/questions")
         assert hit.headers.get("X-Render-Cache") == "hit" and hit.data == body
+        # The compressed form travels through Redis with it.
+        packed = second.test_client().get("/questions", headers={"Accept-Encoding": "gzip"})
+        assert packed.headers["Content-Encoding"] == "gzip" and gzip.decompress(packed.data) == body
         client = spokesperson(first)
         open_incident(first, client, title="山体滑坡")
         assert "山体滑坡" in second.test_client().get("/incidents").get_data(as_text=True)

@@ -41,6 +41,8 @@ PUBLIC_TYPES = (
     Incident, Update, UpdateEdition, Department, SiteState,
     Release, ReleaseEdition, Attachment, Conference, DirectoryEntry,
 )
+# Columns of public objects that no public page shows.
+BOOKKEEPING = frozenset({"notified_at"})
 _BUMPED = "site_version_bumped"
 _listeners: list = []  # callables run after a commit that bumped the version (same process)
 
@@ -78,7 +80,15 @@ def is_public_change(session: Session, obj) -> bool:
     if isinstance(obj, Reply):
         # A draft saved before publication is not public either.
         return obj.published_at is not None or _changed(obj, "published_at") or obj in session.deleted
-    return isinstance(obj, PUBLIC_TYPES)
+    if not isinstance(obj, PUBLIC_TYPES):
+        return False
+    if obj in session.new or obj in session.deleted:
+        return True
+    # Marking an update or a release as announced (mail sent, hub pinged) right after its publication changes
+    # nothing a reader sees: it must not empty every cache a second time.
+    state = inspect(obj)
+    changed = {attr.key for attr in state.attrs if attr.history.has_changes()}
+    return not changed or not changed <= BOOKKEEPING
 
 
 def _touches_public(session: Session) -> bool:
@@ -103,7 +113,8 @@ def bump(session: Session) -> None:
 
 
 def _before_flush(session: Session, flush_context, instances) -> None:  # noqa: ARG001
-    if _touches_public(session):
+    # Once per transaction is enough: no one sees the new version before the commit.
+    if not session.info.get(_BUMPED) and _touches_public(session):
         bump(session)
 
 
