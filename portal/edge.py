@@ -58,7 +58,8 @@ Route = tuple[str, tuple[tuple[str, str], ...]]
 _BULLETINS = [("incidents.index", ()), ("feeds.bulletins_rss", ()), ("feeds.bulletins_atom", ()),
               ("public.home", ())]
 _ANSWERS = [("questions.board_page", ()), ("feeds.answers_atom", ()), ("public.home", ())]
-_NEWS = [("news.index", ()), ("news.feed_rss", ()), ("news.feed_atom", ()), ("public.home", ())]
+# nginx keeps the release feeds; the /news pages are not shared (they carry no public Cache-Control).
+_NEWS = [("news.feed_rss", ()), ("news.feed_atom", ())]
 
 
 def _incident_routes(incident: Incident | None) -> list[Route]:
@@ -78,9 +79,10 @@ def _question_routes(question: Question | None) -> list[Route]:
 def _release_routes(release: Release | None) -> list[Route]:
     if release is None:
         return list(_NEWS)
-    own = [("news.detail", (("slug", release.slug),))] if release.slug else []
     typed = [(f"news.type_feed_{kind}", (("type_", release.type),)) for kind in ("rss", "atom")] if release.type else []
-    return [*own, *_NEWS, *typed]
+    # A release about an incident is listed on the incident's page.
+    incident = [("incidents.detail", (("slug", release.incident.slug),))] if release.incident is not None else []
+    return [*incident, *_NEWS, *typed]
 
 
 def routes_for(obj) -> list[Route]:
@@ -103,8 +105,8 @@ def routes_for(obj) -> list[Route]:
         # Crisis mode changes the home page's lead and every page's banner: the most read pages.
         return [("public.home", ()), ("incidents.index", ()), ("questions.board_page", ())]
     if isinstance(obj, (Conference, DirectoryEntry)):
-        return [("public.home", ())]
-    # Departments and anything else: the pages everyone opens first.
+        return []  # the press pages are not shared by nginx
+    # Departments and anything else: the page everyone opens first.
     return [("public.home", ())]
 
 

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from bulletin_helpers import open_incident, post_update, spokesperson
 from conftest import AuthActions, ask_and_get_code, csrf_token
+from press_helpers import new_release
 from server_helpers import free_port
 from sqlalchemy import select
 
@@ -107,6 +108,20 @@ def test_a_bulletin_refreshes_the_incident_its_feeds_and_the_lists(app, staff, m
                           "/feeds/bulletins.atom", "/"}
     # Without PORTAL_BASE_URL, the address the spokesperson used (the test client's) names the site.
     assert {host for _, host, *_ in nginx_stand_in.seen} == {"localhost"}
+
+
+def test_a_release_about_an_incident_refreshes_the_incident_and_the_news_feeds(app, staff, make_app, nginx_stand_in):
+    edge_app = make_app(EDGE_REFRESH_URLS=nginx_stand_in.url)
+    client = spokesperson(edge_app)
+    incident = open_incident(edge_app, client)
+    settled(edge_app)
+    nginx_stand_in.seen.clear()
+    new_release(edge_app, client, title="青石镇灾后恢复进展", incident_slug=incident.slug)
+    settled(edge_app)
+    first = nginx_stand_in.paths()[: len(nginx_stand_in.paths()) // 2]
+    assert first[0] == "/incidents/qingshi-flood"
+    assert set(first) == {"/incidents/qingshi-flood", "/news/feed.rss", "/news/feed.atom", "/news/news/feed.rss",
+                          "/news/news/feed.atom"}
 
 
 def test_nginx_being_down_never_fails_a_publication(app, staff, make_app):
