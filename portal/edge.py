@@ -24,11 +24,9 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from itertools import chain
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, has_app_context, has_request_context, request
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from portal.config import ConfigError
@@ -116,11 +114,8 @@ def _before_flush(session: Session, flush_context, instances) -> None:  # noqa: 
     try:
         with session.no_autoflush:
             found = session.info.setdefault(_ROUTES, [])
-            for obj in chain(session.new, session.deleted, session.dirty):
-                if obj in session.dirty and not session.is_modified(obj):
-                    continue
-                if site.is_public_change(session, obj):
-                    found.extend(routes_for(obj))
+            for obj in site.public_changes(session):
+                found.extend(routes_for(obj))
     except Exception:  # noqa: BLE001 - never let the refresh bookkeeping fail a publication
         log.exception("edge refresh: could not list the pages a change touches")
 
@@ -143,10 +138,7 @@ def _after_rollback(session: Session) -> None:
 
 def install_listeners() -> None:
     """Attach the session hooks (idempotent; they act only inside an app that has a refresher)."""
-    if not event.contains(Session, "before_flush", _before_flush):
-        event.listen(Session, "before_flush", _before_flush)
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_soft_rollback", lambda s, tx: _after_rollback(s))
+    site.listen_to_sessions(_before_flush, _after_commit, _after_rollback)
 
 
 @dataclass(order=True)

@@ -71,6 +71,15 @@ def settled(app) -> None:
     assert app.extensions["edge_refresh"].wait_idle(10), "the refresh thread did not finish"
 
 
+def console_on(make_app, refresh_url: str):
+    """An app that refreshes `refresh_url`, the spokesperson's browser on it, and an open incident."""
+    edge_app = make_app(EDGE_REFRESH_URLS=refresh_url)
+    client = spokesperson(edge_app)
+    incident = open_incident(edge_app, client)
+    settled(edge_app)
+    return edge_app, client, incident
+
+
 def test_a_published_answer_refreshes_its_page_the_board_and_the_answers_feed(app, staff, make_app, nginx_stand_in):
     edge_app = make_app(EDGE_REFRESH_URLS=nginx_stand_in.url, BASE_URL="https://gov.example")
     number, _ = ask_and_get_code(edge_app.test_client())
@@ -94,10 +103,7 @@ def test_a_published_answer_refreshes_its_page_the_board_and_the_answers_feed(ap
 
 
 def test_a_bulletin_refreshes_the_incident_its_feeds_and_the_lists(app, staff, make_app, nginx_stand_in):
-    edge_app = make_app(EDGE_REFRESH_URLS=nginx_stand_in.url)
-    client = spokesperson(edge_app)
-    incident = open_incident(edge_app, client)
-    settled(edge_app)
+    edge_app, client, incident = console_on(make_app, nginx_stand_in.url)
     nginx_stand_in.seen.clear()
     post_update(edge_app, client, incident.id, "转移群众1260人。", title="第一次通报")
     settled(edge_app)
@@ -111,10 +117,7 @@ def test_a_bulletin_refreshes_the_incident_its_feeds_and_the_lists(app, staff, m
 
 
 def test_a_release_about_an_incident_refreshes_the_incident_and_the_news_feeds(app, staff, make_app, nginx_stand_in):
-    edge_app = make_app(EDGE_REFRESH_URLS=nginx_stand_in.url)
-    client = spokesperson(edge_app)
-    incident = open_incident(edge_app, client)
-    settled(edge_app)
+    edge_app, client, incident = console_on(make_app, nginx_stand_in.url)
     nginx_stand_in.seen.clear()
     new_release(edge_app, client, title="青石镇灾后恢复进展", incident_slug=incident.slug)
     settled(edge_app)
@@ -125,9 +128,7 @@ def test_a_release_about_an_incident_refreshes_the_incident_and_the_news_feeds(a
 
 
 def test_nginx_being_down_never_fails_a_publication(app, staff, make_app):
-    edge_app = make_app(EDGE_REFRESH_URLS=f"http://127.0.0.1:{free_port()}")  # nothing listens there
-    client = spokesperson(edge_app)
-    incident = open_incident(edge_app, client)
+    edge_app, client, incident = console_on(make_app, f"http://127.0.0.1:{free_port()}")  # nothing listens there
     post_update(edge_app, client, incident.id, "转移群众1260人。", title="第一次通报")
     settled(edge_app)
     assert "第一次通报" in edge_app.test_client().get("/incidents/qingshi-flood").get_data(as_text=True)

@@ -91,14 +91,18 @@ def is_public_change(session: Session, obj) -> bool:
     return not changed or not changed <= BOOKKEEPING
 
 
-def _touches_public(session: Session) -> bool:
+def public_changes(session: Session):
+    """The objects about to be flushed whose change readers will see."""
     for obj in chain(session.new, session.deleted):
         if is_public_change(session, obj):
-            return True
+            yield obj
     for obj in session.dirty:
         if session.is_modified(obj) and is_public_change(session, obj):
-            return True
-    return False
+            yield obj
+
+
+def _touches_public(session: Session) -> bool:
+    return next(public_changes(session), None) is not None
 
 
 def bump(session: Session) -> None:
@@ -132,12 +136,17 @@ def _after_rollback(session: Session) -> None:
     session.info.pop(_BUMPED, None)
 
 
+def listen_to_sessions(before_flush, after_commit, after_rollback) -> None:
+    """Attach a flush, a commit and a rollback hook to every ORM session (idempotent)."""
+    if not event.contains(Session, "before_flush", before_flush):
+        event.listen(Session, "before_flush", before_flush)
+        event.listen(Session, "after_commit", after_commit)
+        event.listen(Session, "after_soft_rollback", lambda s, tx: after_rollback(s))
+
+
 def install() -> None:
     """Attach the version hooks to every ORM session (idempotent)."""
-    if not event.contains(Session, "before_flush", _before_flush):
-        event.listen(Session, "before_flush", _before_flush)
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_soft_rollback", lambda s, tx: _after_rollback(s))
+    listen_to_sessions(_before_flush, _after_commit, _after_rollback)
 
 
 def on_bump(callback) -> None:
