@@ -11,6 +11,7 @@ stores both forms (deploy/nginx.conf) and never compresses a cached page itself.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -60,6 +61,7 @@ def gzip_body(body: bytes) -> bytes:
     return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
 
 
+@functools.lru_cache(maxsize=256)  # browsers send a handful of distinct values; this runs on every hit
 def accepts_gzip(accept_encoding: str) -> bool:
     """Whether the client takes gzip (RFC 9110 12.5.3: `gzip;q=0` refuses it; `*` admits it)."""
     if "gzip" not in accept_encoding and "*" not in accept_encoding:
@@ -99,6 +101,17 @@ class Entry:
         """Headers and body for a client that does (or does not) take gzip."""
         if self.gz is None:
             return self.headers, self.body
+        return self._packed if gzipped else self._plain
+
+    @functools.cached_property
+    def _plain(self) -> tuple[list[tuple[str, str]], bytes]:
+        return self._form(False)
+
+    @functools.cached_property
+    def _packed(self) -> tuple[list[tuple[str, str]], bytes]:
+        return self._form(True)
+
+    def _form(self, gzipped: bool) -> tuple[list[tuple[str, str]], bytes]:
         headers = [(k, v) for k, v in self.headers if k.lower() not in ("content-length", "vary", "etag")]
         vary = [v for k, v in self.headers if k.lower() == "vary"]
         headers.append(("Vary", ", ".join([*vary, "Accept-Encoding"])))
@@ -320,6 +333,8 @@ class RenderCache:
             if etag and not is_resource_modified(environ, etag=unquote_etag(etag)[0], last_modified=parse_date(date)):
                 return self._not_modified(start_response, etag, None, headers)
             headers = [*headers, ("X-Render-Cache", "hit")]
+        else:
+            headers = list(headers)  # the stored lists are shared by every later hit: hand the server a copy
         start_response(f"{entry.status} OK", headers)
         return [b""] if method == "HEAD" else [body]
 
