@@ -1,0 +1,1 @@
+"""Staff accounts: sign-in and sessions, the admin's account work, TOTP."""

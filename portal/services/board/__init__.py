@@ -1,0 +1,1 @@
+"""The public board: asking, tracking, routing, replying, publishing, imports, reports."""

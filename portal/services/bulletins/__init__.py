@@ -1,0 +1,1 @@
+"""Incident bulletins: incidents and their updates, subscriptions and their notifications."""

@@ -1,0 +1,1 @@
+"""The press room: releases and their attachments, conferences, the directory, the calendar."""
