@@ -47,8 +47,8 @@ def main() -> None:
 
     from portal import create_app
     from portal.extensions import db
+    from portal.services.board.importer import import_lines
     from portal.services.clock import DueRule
-    from portal.services.importer import import_lines
 
     url = args.database_url or f"sqlite:///{tmp / 'portal.db'}"
     app = create_app({"TESTING": True, "SECRET_KEY": "bench-secret-key-0123456789", "SQLALCHEMY_DATABASE_URI": url})

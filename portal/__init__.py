@@ -71,7 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from portal.extensions import csrf, db, limiter, login_manager, migrate
-    from portal.services.accounts import configure_hasher, load_by_token
+    from portal.services.accounts.signin import configure_hasher, load_by_token
     from portal.views import security
 
     configure_hasher(
@@ -143,7 +143,7 @@ def _build_fingerprint() -> str:
 def _init_render_cache(app: Flask) -> None:
     from portal import cache
     from portal.extensions import db
-    from portal.services import site
+    from portal.services.ops import site
 
     site.install()
     if not app.config.get("CACHE_BUILD"):

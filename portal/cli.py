@@ -18,10 +18,11 @@ from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.models import Department, Question, StaffUser
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_RESPONDER, ROLE_SPOKESPERSON, ROLES
-from portal.services import accounts, questions
+from portal.services.accounts import signin
+from portal.services.board import questions
+from portal.services.board.importer import import_lines
 from portal.services.clock import rule_from_config
-from portal.services.importer import import_lines
-from portal.services.retention import purge_contacts
+from portal.services.ops.retention import purge_contacts
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
@@ -81,7 +82,7 @@ def seed_demo(if_empty: bool) -> None:
         if db.session.scalar(select(StaffUser).where(StaffUser.username == username)):
             continue
         password = secrets.token_urlsafe(12)
-        accounts.create_user(db.session, username, password, role, dept, display_name=ROLES[role])
+        signin.create_user(db.session, username, password, role, dept, display_name=ROLES[role])
         printed.append((username, role, dept or "", password))
     with (demo / "questions.jsonl").open(encoding="utf-8") as fh:
         result = import_lines(db.session, fh, rule_from_config(current_app.config), source="demo")
@@ -116,7 +117,7 @@ def create_user(username: str, role: str, department: str | None, display_name: 
     else:
         password = sys.stdin.readline().rstrip("\n")
     try:
-        user = accounts.create_user(db.session, username, password, role, department, display_name)
+        user = signin.create_user(db.session, username, password, role, department, display_name)
     except ValidationFailed as exc:
         db.session.rollback()
         for message in exc.reasons.values():
@@ -214,7 +215,7 @@ def index_worker(once: bool) -> None:
 @with_appcontext
 def notify_overdue_command() -> None:
     """Tell departments about questions that became overdue (each once); run every few minutes from cron."""
-    from portal.services.notices import notify_overdue
+    from portal.services.desk.notices import notify_overdue
 
     count = notify_overdue(db.session, current_app.config)
     click.echo(f"超时提醒：新发出 {count} 条。")

@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from portal.extensions import db
-from portal.services.backup import BackupError, backup, default_path, restore, table_digest
+from portal.services.ops.backup import BackupError, backup, default_path, restore, table_digest
 
 
 def _summary(digest: dict[str, tuple[int, str]]) -> str:

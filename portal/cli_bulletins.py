@@ -16,7 +16,7 @@ from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
 
 def seed_demo_incident(path: Path) -> None:
     """Load content/demo/incident.json once, in the name of the spokesperson (or the admin)."""
-    from portal.services.demo_incident import load_demo_incident
+    from portal.services.bulletins.demo_incident import load_demo_incident
 
     if not path.is_file():
         return
@@ -36,7 +36,7 @@ def seed_demo_incident(path: Path) -> None:
 
 def seed_demo_press(path: Path) -> None:
     """Load content/demo/press.json once: two releases (one with an image and a PDF), a conference, the directory."""
-    from portal.services.demo_press import load_demo_press
+    from portal.services.press.demo_press import load_demo_press
 
     if not path.is_file():
         return

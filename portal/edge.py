@@ -43,7 +43,7 @@ from portal.models import (
     Update,
     UpdateEdition,
 )
-from portal.services import site
+from portal.services.ops import site
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from flask_migrate import upgrade
 from portal import create_app
 from portal.extensions import db
 from portal.models import Department
-from portal.services import accounts, exports, totp
+from portal.services.accounts import signin, totp
+from portal.services.desk import exports
 
 PASSWORD = "correct-horse-battery"
 # The authenticator secret the `staff` fixture enrols for the roles that need a second factor.
@@ -155,7 +156,7 @@ def staff(app) -> Staff:
             ("responder2", "responder", schools.name),
             ("spokesperson", "spokesperson", office.name),
         ]:
-            user = accounts.create_user(db.session, username, PASSWORD, role, dept)
+            user = signin.create_user(db.session, username, PASSWORD, role, dept)
             if role in app.config["TOTP_ROLES"]:
                 user.totp_secret = totp.encrypt_secret(app.config["SECRET_KEY"], TOTP_SECRET)
         db.session.commit()

@@ -88,25 +88,26 @@ def gunicorn(env: dict[str, str], log_path: Path, ready_path: str = "/", timeout
 
 def seed_incident_site(db_path: Path, workdir: Path, updates) -> Flask:
     """A served site's content: a department, the account `spokesperson` (password correct-horse-battery) and the
-    incident `qingshi-flood` with `updates` (bulletins.NewUpdate) posted in order. Returns an app on the same
+    incident `qingshi-flood` with `updates` (publishing.NewUpdate) posted in order. Returns an app on the same
     database, for publishing more while the server runs; dispose of its engine when done."""
     from conftest import BASE_CONFIG
 
     from portal import create_app
     from portal.extensions import db
     from portal.models import Department
-    from portal.services import accounts, bulletins
+    from portal.services.accounts import signin
+    from portal.services.bulletins import publishing
 
     app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
                       "SEARCH_INDEX_DIR": str(workdir / "idx")})
     with app.app_context():
         db.session.add(Department(name="测试县人民政府办公室", slug="office"))
         db.session.commit()
-        actor = accounts.create_user(db.session, "spokesperson", "correct-horse-battery", "spokesperson",
+        actor = signin.create_user(db.session, "spokesperson", "correct-horse-battery", "spokesperson",
                                      "测试县人民政府办公室")
-        incident = bulletins.create_incident(db.session, actor, bulletins.IncidentInput(
+        incident = publishing.create_incident(db.session, actor, publishing.IncidentInput(
             title="青石镇山洪灾害", severity="3", started_at="2026-11-24 03:40", slug="qingshi-flood"))
         for update in updates:
-            bulletins.post_update(db.session, actor, incident, update)
+            publishing.post_update(db.session, actor, incident, update)
         db.session.remove()
     return app

@@ -15,7 +15,7 @@ from test_uploads import png_bytes
 
 from portal.extensions import db
 from portal.models import Question
-from portal.services.demo_press import minimal_pdf
+from portal.services.press.demo_press import minimal_pdf
 from portal.timeutil import utcnow
 
 

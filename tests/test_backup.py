@@ -6,7 +6,7 @@ from sqlalchemy import delete, select
 
 from portal.extensions import db
 from portal.models import Question
-from portal.services.backup import table_digest
+from portal.services.ops.backup import table_digest
 from tests.conftest import ask_and_get_code
 
 

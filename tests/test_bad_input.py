@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Question
-from portal.services.accounts import LOGIN_FAILED_MESSAGE
-from portal.services.questions import NOT_FOUND_MESSAGE
+from portal.services.accounts.signin import LOGIN_FAILED_MESSAGE
+from portal.services.board.questions import NOT_FOUND_MESSAGE
 from portal.views.errors import CSRF_MESSAGE
 
 TITLE = "解放路路灯不亮何时修"

@@ -9,7 +9,7 @@ from test_subscriptions import Inbox, _free_port, smtp  # noqa: F401  (the smtp 
 
 from portal.extensions import db
 from portal.models import Question
-from portal.services.citizen_mail import email_in
+from portal.services.board.citizen_mail import email_in
 
 REPLY = "网友您好：经核实，解放路路灯已于今日修复，感谢您的反映。"
 

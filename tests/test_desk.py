@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Notification, Question, StaffUser
-from portal.services.mailer import MailError, send_mail
+from portal.services.ops.mailer import MailError, send_mail
 from portal.timeutil import utcnow
 
 
@@ -206,7 +206,7 @@ def test_reply_templates_per_department(app, client, auth, staff):
 
 def _seed(app):
     from portal.models import Department
-    from portal.services import accounts
+    from portal.services.accounts import signin
 
     with app.app_context():
         for name, slug in [("测试县人民政府办公室", "office"), ("测试县交通运输局", "jtj"), ("测试县教育局", "jyj")]:
@@ -214,7 +214,7 @@ def _seed(app):
         db.session.commit()
         for username, role, dept in [("office", "office", "office"), ("responder", "responder", "jtj"),
                                      ("responder2", "responder", "jyj")]:
-            accounts.create_user(db.session, username, "correct-horse-battery", role, dept)
+            signin.create_user(db.session, username, "correct-horse-battery", role, dept)
 
 
 def _dept_ids(app) -> dict[str, int]:

@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuditEntry, Department, ExportJob, Question, StaffUser
-from portal.services import accounts, exports, ledger
-from portal.services.ledger import HEADERS
+from portal.services.accounts import signin
+from portal.services.desk import exports, ledger
+from portal.services.desk.ledger import HEADERS
 from portal.timeutil import utcnow
 
 ROWS = 620  # more than two progress steps (exports.PROGRESS_EVERY)
@@ -125,7 +126,7 @@ def test_the_row_cap_holds_in_the_background_too(make_app):
         dept = Department(name="测试部门", slug="t")
         db.session.add(dept)
         db.session.commit()
-        accounts.create_user(db.session, "office", PASSWORD, "office", "测试部门")
+        signin.create_user(db.session, "office", PASSWORD, "office", "测试部门")
         dept_id = dept.id
     add_questions(app, 350, dept_id)
     client = app.test_client()
@@ -258,7 +259,7 @@ def test_only_the_owner_and_only_ledger_roles_reach_a_job(app, client, auth, row
     job_url = start_export(client, "csv").headers["Location"]
     wait_until_finished(client, job_url)
     with app.app_context():
-        accounts.create_user(db.session, "office2", PASSWORD, "office", "测试县人民政府办公室")
+        signin.create_user(db.session, "office2", PASSWORD, "office", "测试县人民政府办公室")
         db.session.commit()
 
     other = app.test_client()

@@ -259,14 +259,14 @@ def test_websub_link_header_and_ping_on_publish(make_app, hub):
     app = make_app(WEBSUB_HUB=hub_url)
     with app.app_context():
         from portal.models import Department
-        from portal.services import accounts
+        from portal.services.accounts import signin
 
         db.session.add(Department(name="测试县人民政府办公室", slug="office"))
         db.session.commit()
-        from portal.services import totp
+        from portal.services.accounts import totp
         from tests.conftest import TOTP_SECRET
 
-        user = accounts.create_user(
+        user = signin.create_user(
             db.session, "spokesperson", "correct-horse-battery", "spokesperson", "测试县人民政府办公室"
         )
         user.totp_secret = totp.encrypt_secret(app.config["SECRET_KEY"], TOTP_SECRET)

@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import StaffUser
+from portal.services.board.questions import NewQuestion, publish_reply, save_reply, submit_question
 from portal.services.clock import DueRule
-from portal.services.questions import NewQuestion, publish_reply, save_reply, submit_question
 from tests.conftest import csrf_token
 from tests.test_markup import VECTORS
 

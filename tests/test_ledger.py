@@ -9,7 +9,7 @@ import pytest
 from desk_helpers import bj, make_question
 from openpyxl import load_workbook
 
-from portal.services.ledger import HEADERS
+from portal.services.desk.ledger import HEADERS
 
 
 @pytest.fixture
@@ -74,13 +74,13 @@ def test_huge_range_streams_and_stops_at_the_cap(make_app):
 
     from portal.extensions import db
     from portal.models import Department
-    from portal.services import accounts
+    from portal.services.accounts import signin
 
     with app.app_context():
         dept = Department(name="测试部门", slug="t")
         db.session.add(dept)
         db.session.commit()
-        accounts.create_user(db.session, "office", "correct-horse-battery", "office", "测试部门")
+        signin.create_user(db.session, "office", "correct-horse-battery", "office", "测试部门")
         dept_id = dept.id
     for i in range(5):
         make_question(app, i + 1, bj(2020, 1, 1 + i, 9), dept_id)

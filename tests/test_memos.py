@@ -6,7 +6,7 @@ from desk_helpers import bj, make_question
 
 from portal.extensions import db
 from portal.models import Memo, Question, StaffUser
-from portal.services import memos
+from portal.services.desk import memos
 from tests.conftest import csrf_token
 
 

@@ -14,16 +14,16 @@ from conftest import need_service
 from server_helpers import copy_sqlite_template, gunicorn, seed_incident_site, server_env
 
 from portal.extensions import db
-from portal.services import bulletins
+from portal.services.bulletins import publishing
 
 TITLES = ["青石镇山洪通报（第1次）", "青石镇山洪通报（第2次）", "新闻发布会预告：抢险救灾进展"]
 
 
 def _seed(db_path: Path, tmp_path: Path) -> str:
     app = seed_incident_site(db_path, tmp_path, [
-        bulletins.NewUpdate(body="转移群众1260人，暂无人员伤亡。", title=TITLES[0]),
-        bulletins.NewUpdate(body="青石河水位回落。", title=TITLES[1]),
-        bulletins.NewUpdate(body="下午三时召开新闻发布会。", title=TITLES[2], kind="press", press_at="2026-11-24 15:00",
+        publishing.NewUpdate(body="转移群众1260人，暂无人员伤亡。", title=TITLES[0]),
+        publishing.NewUpdate(body="青石河水位回落。", title=TITLES[1]),
+        publishing.NewUpdate(body="下午三时召开新闻发布会。", title=TITLES[2], kind="press", press_at="2026-11-24 15:00",
                             press_place="县政府新闻发布厅"),
     ])
     with app.app_context():

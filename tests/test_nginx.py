@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Incident, StaffUser
-from portal.services import bulletins
+from portal.services.bulletins import publishing
 from portal.views.security import EDGE_HEADERS
 
 _spec = importlib.util.spec_from_file_location("nginx_local", ROOT / "bench" / "nginx_local.py")
@@ -39,7 +39,7 @@ def publish(app, title: str) -> None:
     with app.app_context():
         actor = db.session.scalar(select(StaffUser).where(StaffUser.username == "spokesperson"))
         incident = db.session.scalar(select(Incident).where(Incident.slug == "qingshi-flood"))
-        bulletins.post_update(db.session, actor, incident, bulletins.NewUpdate(body=f"{title}：详情。", title=title))
+        publishing.post_update(db.session, actor, incident, publishing.NewUpdate(body=f"{title}：详情。", title=title))
         db.session.remove()
 
 
@@ -78,7 +78,7 @@ def served(tmp_path, database_template, **env_extra: str):
     if nginx_local.binary() is None:
         need_service("nginx is not installed (apt-get install nginx)")
     app = seed_incident_site(db_path, tmp_path, [
-        bulletins.NewUpdate(body="转移群众1260人，暂无人员伤亡。", title="青石镇山洪通报（第1次）")])
+        publishing.NewUpdate(body="转移群众1260人，暂无人员伤亡。", title="青石镇山洪通报（第1次）")])
     port = free_port()
     front = f"http://127.0.0.1:{port}"
     # As deploy/portal.service runs the app behind deploy/nginx.conf.
@@ -188,7 +188,7 @@ class Console:
     """The spokesperson at the console, through nginx as in production (session cookie: never cached)."""
 
     def __init__(self, app, front: str) -> None:
-        from portal.services import totp
+        from portal.services.accounts import totp
 
         with app.app_context():
             user = db.session.scalar(select(StaffUser).where(StaffUser.username == "spokesperson"))

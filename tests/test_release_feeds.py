@@ -14,7 +14,7 @@ from press_helpers import new_release, release_row, upload
 from test_feeds import XSS, check_atom, check_rss, parse_clean
 
 from portal.models.press import RELEASE_TYPES
-from portal.services.demo_press import minimal_pdf
+from portal.services.press.demo_press import minimal_pdf
 from portal.timeutil import utcnow
 
 ALL = ["/news/feed.rss", "/news/feed.atom"]

@@ -17,7 +17,7 @@ from test_uploads import png_bytes
 
 from portal.extensions import db
 from portal.models import AuditEntry
-from portal.services.demo_press import minimal_pdf
+from portal.services.press.demo_press import minimal_pdf
 from portal.timeutil import BEIJING
 
 FEEDS = ["/news/feed.rss", "/news/feed.atom", "/news/rumour/feed.rss", "/news/rumour/feed.atom"]

@@ -41,8 +41,8 @@ def search_app(request, make_app, database_template, tmp_path):
     app = make_app(SEARCH_BACKEND=kind, SEARCH_INDEX_DIR=str(tmp_path / "idx"))
     with app.app_context():
         from portal.models import Department
+        from portal.services.board.importer import import_lines
         from portal.services.clock import DueRule
-        from portal.services.importer import import_lines
 
         db.session.add_all([Department(name="测试县住建局", slug="zjj"), Department(name="测试县交通局", slug="jtj"),
                             Department(name="测试县教育局", slug="jyj")])
@@ -113,10 +113,10 @@ def test_hidden_question_vanishes_and_comes_back(search_app):
     app = search_app
     with app.app_context():
         from portal.models import StaffUser
-        from portal.services import accounts
-        from portal.services.questions import hide_question, unhide_question
+        from portal.services.accounts import signin
+        from portal.services.board.questions import hide_question, unhide_question
 
-        office = accounts.create_user(db.session, "office", "a-long-password", "office")
+        office = signin.create_user(db.session, "office", "a-long-password", "office")
         q = db.session.scalar(select(Question).where(Question.external_id == "s-1"))
         number = q.number
         hide_question(db.session, office, q, "含有个人信息")
@@ -164,9 +164,9 @@ def test_published_answer_becomes_searchable_through_the_outbox(search_app):
     from tests.conftest import AuthActions, ask_and_get_code
 
     with app.app_context():
-        from portal.services import accounts
+        from portal.services.accounts import signin
 
-        accounts.create_user(db.session, "office", "a-long-password", "office")
+        signin.create_user(db.session, "office", "a-long-password", "office")
     number, _ = ask_and_get_code(client, title="人民公园厕所夜间上锁", body="人民公园的公共厕所晚上八点就上锁，很不方便。")
     auth = AuthActions(client)
     auth.login("office", "a-long-password")

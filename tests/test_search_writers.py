@@ -21,8 +21,8 @@ def _publisher(url: str, index_dir: str, tag: str, errors) -> None:
     from portal import create_app
     from portal.models import StaffUser
     from portal.search.indexer import drain
+    from portal.services.board.questions import NewQuestion, publish_reply, save_reply, submit_question
     from portal.services.clock import DueRule
-    from portal.services.questions import NewQuestion, publish_reply, save_reply, submit_question
 
     app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url, "SEARCH_INDEX_DIR": index_dir})
     try:

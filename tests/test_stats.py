@@ -6,7 +6,7 @@ import pytest
 from desk_helpers import bj, make_question
 
 from portal.extensions import db
-from portal.services import stats
+from portal.services.desk import stats
 
 
 @pytest.fixture

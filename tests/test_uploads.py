@@ -11,8 +11,8 @@ from conftest import ask
 from PIL import Image
 from press_helpers import attachments, new_release, stored_files, upload
 
-from portal.services import uploads
-from portal.services.demo_press import minimal_pdf
+from portal.services.press import uploads
+from portal.services.press.demo_press import minimal_pdf
 
 GPS_IFD = 0x8825
 

@@ -10,7 +10,9 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from portal.errors import ValidationFailed
 from portal.extensions import db
-from portal.services import board, bulletin_read, press_read
+from portal.services.board import listing
+from portal.services.bulletins import bulletin_read
+from portal.services.press import press_read
 from portal.timeutil import utcnow
 from portal.views.news import attachment_url
 
@@ -70,14 +72,14 @@ def questions():
     """Published questions and their answers; filters: department (slug), category, month (YYYY-MM), page."""
     args = request.args
     try:
-        filters = board.parse_board_filters(
+        filters = listing.parse_board_filters(
             db.session, args.get("department", "")[:40], args.get("category", "")[:8], args.get("month", "")[:7],
             args.get("page", "")[:6],
         )
     except ValidationFailed as exc:
         return _error(400, "查询参数有误。", exc.reasons)
     per_page = int(current_app.config["BOARD_PAGE_SIZE"])
-    page = board.published_board(db.session, filters, per_page)
+    page = listing.published_board(db.session, filters, per_page)
     items = []
     office = current_app.config["OFFICE_NAME"]
     for q in page.items:

@@ -11,8 +11,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from portal.errors import PortalError, ValidationFailed
 from portal.extensions import db, limiter
 from portal.models import StaffUser
-from portal.services import totp
-from portal.services.accounts import authenticate, end_sessions
+from portal.services.accounts import totp
+from portal.services.accounts.signin import authenticate, end_sessions
 from portal.views.common import apply_reasons
 from portal.views.forms import LoginForm, LogoutForm, TotpForm
 

@@ -7,7 +7,7 @@ from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaF
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.models.bulletin import INCIDENT_STATUSES, SEVERITIES, UPDATE_KINDS
-from portal.services.bulletins import BODY_MAX, NOTE_MAX, SUMMARY_MAX, TITLE_MAX
+from portal.services.bulletins.publishing import BODY_MAX, NOTE_MAX, SUMMARY_MAX, TITLE_MAX
 from portal.views.forms import options
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from portal.services.stats import Figures, MonthStats
+from portal.services.desk.stats import Figures, MonthStats
 
 W, H = 720, 260
 PAD_L, PAD_R, PAD_T, PAD_B = 48, 16, 24, 56

@@ -9,8 +9,9 @@ from werkzeug.http import is_resource_modified
 
 from portal import feeds
 from portal.extensions import db
-from portal.services import board, bulletin_read
-from portal.services.bulletin_read import ContentVersion
+from portal.services.board import listing
+from portal.services.bulletins import bulletin_read
+from portal.services.bulletins.bulletin_read import ContentVersion
 from portal.timeutil import utcnow
 
 bp = Blueprint("feeds", __name__)
@@ -116,7 +117,7 @@ def answers_atom():
     slug = request.args.get("department", "")[:40]
     department = None
     if slug:
-        department = next((d for d in board.departments(db.session) if d.slug == slug), None)
+        department = next((d for d in listing.departments(db.session) if d.slug == slug), None)
         if department is None:
             abort(404)
     version = bulletin_read.answers_version(db.session, department)

@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from portal.models.question import CATEGORIES, RATINGS, REJECT_REASONS
 from portal.models.report import REPORT_REASONS
-from portal.services.questions import (
+from portal.services.board.questions import (
     BODY_MAX,
     BODY_MIN,
     COMMENT_MAX,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, g, render_template
 
 from portal.extensions import db
-from portal.services import bulletin_read, press_read
-from portal.services.bulletins import pinned_incident
+from portal.services.bulletins import bulletin_read
+from portal.services.bulletins.publishing import pinned_incident
+from portal.services.press import press_read
 from portal.timeutil import utcnow
 
 bp = Blueprint("incidents", __name__)

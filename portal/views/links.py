@@ -6,8 +6,8 @@ from flask import Flask, current_app, url_for
 
 from portal.extensions import db
 from portal.models import Release, Subscription, Update
-from portal.services import notifications
-from portal.services.mailer import SmtpSettings
+from portal.services.bulletins import notifications
+from portal.services.ops.mailer import SmtpSettings
 
 
 class UrlLinks:

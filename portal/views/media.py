@@ -6,7 +6,8 @@ from flask import Blueprint, render_template
 
 from portal.extensions import db
 from portal.models.press import RELEASE_TYPES
-from portal.services import board, bulletin_read
+from portal.services.board import listing
+from portal.services.bulletins import bulletin_read
 
 bp = Blueprint("media", __name__)
 
@@ -17,6 +18,6 @@ def media():
     return render_template(
         "media/index.html",
         incidents=bulletin_read.list_incidents(db.session),
-        departments=board.departments(db.session),
+        departments=listing.departments(db.session),
         release_types=RELEASE_TYPES,
     )

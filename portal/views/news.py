@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from portal import feeds, press_feeds
 from portal.extensions import db
 from portal.models.press import RELEASE_TYPES
-from portal.services import ics, press_read, uploads
+from portal.services.press import ics, press_read, uploads
 from portal.timeutil import utcnow
 from portal.views.errors import error_page
 from portal.views.feeds import serve

@@ -11,8 +11,9 @@ from flask import Blueprint, abort, current_app, render_template
 from portal.extensions import db
 from portal.markup import render_markdown
 from portal.models import SiteState
-from portal.services import board, bulletin_read
-from portal.services.bulletins import pinned_incident
+from portal.services.board import listing
+from portal.services.bulletins import bulletin_read
+from portal.services.bulletins.publishing import pinned_incident
 from portal.timeutil import utcnow
 
 bp = Blueprint("public", __name__)
@@ -44,7 +45,7 @@ def content_page(slug: str) -> tuple[str, str] | None:
 @bp.get("/")
 def home():
     """Latest published answers and the ways in."""
-    latest = board.latest_published(db.session, limit=10)
+    latest = listing.latest_published(db.session, limit=10)
     lead, lead_updates = None, []
     state = db.session.get(SiteState, 1)
     if state is not None and state.crisis_mode:

@@ -10,9 +10,9 @@ from portal.extensions import db, limiter
 from portal.models import SiteState
 from portal.numbers import is_ascii_digits, parse_positive_int
 from portal.privacy import current_fingerprints
-from portal.services import board
+from portal.services.board import listing
+from portal.services.board.questions import NewQuestion, submit_question
 from portal.services.clock import rule_from_config
-from portal.services.questions import NewQuestion, submit_question
 from portal.views.common import apply_reasons
 from portal.views.forms import AskForm, options
 
@@ -25,9 +25,9 @@ STORE_FAILED_MESSAGE = "系统暂时无法保存留言（存储繁忙或已满�
 def board_page():
     """Published questions, newest first, filtered by department, category and month."""
     args = request.args
-    departments = board.departments(db.session)
+    departments = listing.departments(db.session)
     try:
-        filters = board.parse_board_filters(
+        filters = listing.parse_board_filters(
             db.session,
             args.get("department", "")[:40],
             args.get("category", "")[:8],
@@ -42,7 +42,7 @@ def board_page():
             ),
             400,
         )
-    result = board.published_board(db.session, filters, int(current_app.config["BOARD_PAGE_SIZE"]))
+    result = listing.published_board(db.session, filters, int(current_app.config["BOARD_PAGE_SIZE"]))
     if filters.page > 1 and not result.items:
         abort(404)
     return render_template(
@@ -55,11 +55,11 @@ def detail(number: str):
     """One published question with its official reply."""
     if not is_ascii_digits(number) or len(number) > 20:
         abort(404)
-    question = board.get_published(db.session, number)
+    question = listing.get_published(db.session, number)
     if question is None:
         abort(404)
-    from portal.services.bulletin_read import updates_answering
-    from portal.services.desk import duplicates_of
+    from portal.services.bulletins.bulletin_read import updates_answering
+    from portal.services.desk.routing import duplicates_of
 
     answered_by = updates_answering(db.session, question.id)
     return render_template(
@@ -70,7 +70,7 @@ def detail(number: str):
 def _ask_form() -> AskForm:
     form = AskForm()
     form.department.choices = options(
-        [("", "不确定，由办公室分办")] + [(str(d.id), d.name) for d in board.departments(db.session)]
+        [("", "不确定，由办公室分办")] + [(str(d.id), d.name) for d in listing.departments(db.session)]
     )
     return form
 
@@ -154,12 +154,12 @@ def ask_done():
 @limiter.limit(lambda: current_app.config["RATELIMIT_REPORT"], methods=["POST"])
 def report(number: str):
     """Report a published item; enough distinct reports hide it until the office reviews it."""
-    from portal.services.reports import report_question
+    from portal.services.board.reports import report_question
     from portal.views.forms import ReportForm
 
     if not is_ascii_digits(number) or len(number) > 20:
         abort(404)
-    question = board.get_published(db.session, number)
+    question = listing.get_published(db.session, number)
     if question is None:
         abort(404)
     form = ReportForm()

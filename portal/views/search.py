@@ -10,7 +10,7 @@ from portal.extensions import db, limiter
 from portal.models.question import CATEGORIES
 from portal.numbers import parse_positive_int
 from portal.search import IndexUnavailable, SearchQuery, backend
-from portal.services import board
+from portal.services.board import listing
 
 bp = Blueprint("search", __name__)
 
@@ -24,7 +24,7 @@ def _parse(args) -> tuple[SearchQuery | None, dict[str, str]]:
     if len(text) > QUERY_MAX:
         errors["q"] = f"搜索词不超过 {QUERY_MAX} 个字。"
     department = args.get("department", "").strip()[:40] or None
-    if department and department not in {d.slug for d in board.departments(db.session)}:
+    if department and department not in {d.slug for d in listing.departments(db.session)}:
         errors["department"] = "没有这个部门。"
     category = args.get("category", "").strip()[:8] or None
     if category and category not in CATEGORIES:
@@ -55,7 +55,7 @@ def _parse(args) -> tuple[SearchQuery | None, dict[str, str]]:
 @limiter.limit(lambda: current_app.config["RATELIMIT_SEARCH"])
 def search_page():
     """Ranked results with highlighted snippets, the total, facets by department, help when nothing matches."""
-    departments = board.departments(db.session)
+    departments = listing.departments(db.session)
     names = {d.slug: d.name for d in departments}
     query, errors = _parse(request.args)
     context = {"args": request.args, "departments": departments, "names": names, "errors": errors,

@@ -6,7 +6,7 @@ from flask import Blueprint, render_template, request
 
 from portal.errors import ValidationFailed
 from portal.extensions import db
-from portal.services import stats
+from portal.services.desk import stats
 from portal.views import charts
 
 bp = Blueprint("stats", __name__)

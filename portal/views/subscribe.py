@@ -11,8 +11,8 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from portal.errors import NotFound, ValidationFailed
 from portal.extensions import csrf, db, limiter
 from portal.models.subscription import KIND_BULLETINS, KIND_RELEASES
-from portal.services import bulletin_read, subscriptions
-from portal.services.mailer import MailError, SmtpSettings, send_all
+from portal.services.bulletins import bulletin_read, subscriptions
+from portal.services.ops.mailer import MailError, SmtpSettings, send_all
 from portal.views.bulletin_forms import SubscribeForm
 from portal.views.common import apply_reasons
 from portal.views.forms import options

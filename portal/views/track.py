@@ -8,7 +8,7 @@ from sqlalchemy import select
 from portal.errors import NotFound, PortalError, ValidationFailed
 from portal.extensions import db, limiter
 from portal.models import Question
-from portal.services.questions import find_by_tracking, rate_reply
+from portal.services.board.questions import find_by_tracking, rate_reply
 from portal.views.common import apply_reasons
 from portal.views.forms import RateForm, TrackForm
 

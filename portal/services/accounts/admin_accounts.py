@@ -13,7 +13,8 @@ from portal.errors import Forbidden, NotFound, ValidationFailed
 from portal.markup import clean_text
 from portal.models import Department, StaffUser
 from portal.models.staff import ROLE_ADMIN, ROLE_RESPONDER, ROLES, new_session_token
-from portal.services import accounts, audit
+from portal.services import audit
+from portal.services.accounts import signin
 from portal.timeutil import utcnow
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
@@ -55,7 +56,7 @@ def create(
     if reasons:
         raise ValidationFailed(reasons)
     dept = session.get(Department, department_id) if department_id else None
-    user = accounts.create_user(
+    user = signin.create_user(
         session, (username or "").strip(), password or "", role, dept.name if dept else None,
         clean_text(display_name or "").strip()[:64], actor=actor,
     )
@@ -109,9 +110,9 @@ def set_active(session: Session, actor: StaffUser, user: StaffUser, active: bool
 def reset_password(session: Session, actor: StaffUser, user: StaffUser, new_password: str) -> StaffUser:
     """The admin sets a new password; the user's sessions end and the lockout is cleared."""
     _check_admin(actor)
-    if len(new_password or "") < accounts.PASSWORD_MIN:
-        raise ValidationFailed({"password": f"密码不少于 {accounts.PASSWORD_MIN} 位。"})
-    user.password_hash = accounts.hash_password(new_password)
+    if len(new_password or "") < signin.PASSWORD_MIN:
+        raise ValidationFailed({"password": f"密码不少于 {signin.PASSWORD_MIN} 位。"})
+    user.password_hash = signin.hash_password(new_password)
     user.password_changed_at = utcnow()
     user.session_token = new_session_token()
     user.failed_logins = 0
@@ -134,21 +135,21 @@ def reset_totp(session: Session, actor: StaffUser, user: StaffUser) -> StaffUser
 def change_own_password(session: Session, user: StaffUser, current: str, new: str, repeat: str) -> StaffUser:
     """A user changes their own password; every session of theirs ends (this one signs in again)."""
     try:
-        ok = accounts._hasher.verify(user.password_hash, current or "")
+        ok = signin._hasher.verify(user.password_hash, current or "")
     except (VerificationError, InvalidHashError):
         ok = False
     reasons: dict[str, str] = {}
     if not ok:
         reasons["current"] = "当前密码不正确。"
-    if len(new or "") < accounts.PASSWORD_MIN:
-        reasons["new"] = f"新密码不少于 {accounts.PASSWORD_MIN} 位。"
+    if len(new or "") < signin.PASSWORD_MIN:
+        reasons["new"] = f"新密码不少于 {signin.PASSWORD_MIN} 位。"
     elif new == current:
         reasons["new"] = "新密码不能与当前密码相同。"
     if new != repeat:
         reasons["repeat"] = "两次输入的新密码不一致。"
     if reasons:
         raise ValidationFailed(reasons)
-    user.password_hash = accounts.hash_password(new)
+    user.password_hash = signin.hash_password(new)
     user.password_changed_at = utcnow()
     user.session_token = new_session_token()
     audit.record(session, user, "user.password_changed", "staff_user", user.id)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 
 from portal.models import Question
-from portal.services.mailer import MailError, mail_configured, send_mail
+from portal.services.ops.mailer import MailError, mail_configured, send_mail
 
 log = logging.getLogger(__name__)
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})+")

@@ -14,8 +14,8 @@ from portal.models import Department, Question, Reply
 from portal.models.question import CATEGORIES, PUBLISHED, RECEIVED
 from portal.search.indexer import enqueue as enqueue_for_search
 from portal.services import audit
+from portal.services.board.questions import assign_number
 from portal.services.clock import DueRule
-from portal.services.questions import assign_number
 from portal.timeutil import parse_local
 
 FIELDS = ("title", "body", "asked_at", "department", "category", "reply", "replied_at", "external_id")

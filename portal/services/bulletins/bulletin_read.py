@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal.models import Department, Incident, Question, Reply, Update
 from portal.models.bulletin import SEVERITIES, STATUS_ORDER, update_question
 from portal.models.question import PUBLISHED
-from portal.services.bulletins import SLUG_RE
+from portal.services.bulletins.publishing import SLUG_RE
 from portal.timeutil import utcnow
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from portal.models import Incident, Question, StaffUser, Update, UpdateEdition
 from portal.models.question import PUBLISHED
 from portal.services import audit
-from portal.services.bulletins import IncidentInput, create_incident
+from portal.services.bulletins.publishing import IncidentInput, create_incident
 from portal.timeutil import parse_local, utcnow
 
 

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.models import Release, Subscription, Update
-from portal.services import subscriptions
-from portal.services.mailer import MailError, SmtpSettings, send_all
+from portal.services.bulletins import subscriptions
+from portal.services.ops.mailer import MailError, SmtpSettings, send_all
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from portal.markup import clean_text
 from portal.models import Incident, Release, Subscription, Update
 from portal.models.subscription import KIND_BULLETINS, KIND_RELEASES, SUBSCRIPTION_KINDS
 from portal.services import audit
-from portal.services.mailer import Mail
+from portal.services.ops.mailer import Mail
 from portal.timeutil import utcnow
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\.[A-Za-z]{2,}$")

@@ -29,7 +29,8 @@ from portal.models.export import (
     EXPORT_RUNNING,
 )
 from portal.models.question import RATINGS, STATUS_LABELS
-from portal.services import audit, ledger
+from portal.services import audit
+from portal.services.desk import ledger
 from portal.timeutil import to_beijing, utcnow
 
 log = logging.getLogger(__name__)

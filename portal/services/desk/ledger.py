@@ -18,7 +18,7 @@ from portal.models import Department, Question
 from portal.models.desk import question_codepartment
 from portal.models.question import RATINGS, STATUS_LABELS
 from portal.numbers import parse_positive_int
-from portal.services import board
+from portal.services.board import listing
 from portal.timeutil import to_beijing
 
 HEADERS = (
@@ -31,7 +31,7 @@ FETCH_CHUNK = 500
 
 
 @dataclass
-class LedgerFilters(board.ItemFilters):
+class LedgerFilters(listing.ItemFilters):
     """The ledger's filters, validated; dates are Beijing calendar days (inclusive)."""
 
     status: str | None = None
@@ -44,7 +44,7 @@ def parse_ledger_filters(session: Session, args: Mapping[str, str]) -> LedgerFil
     """Validate the query string; ValidationFailed (Chinese messages) for anything wrong."""
     out = LedgerFilters(raw={k: str(args.get(k, ""))[:100] for k in FILTER_NAMES})
     reasons: dict[str, str] = {}
-    board.parse_item_filters(session, out, reasons)
+    listing.parse_item_filters(session, out, reasons)
     if out.raw["status"]:
         if out.raw["status"] in STATUS_LABELS:
             out.status = out.raw["status"]
@@ -73,7 +73,7 @@ def _statement(filters: LedgerFilters) -> Select:
         Question.received_at, Question.routed_at, Question.answered_at, Question.published_at, Question.due_at,
         Question.rating, Question.is_major, Question.duplicate_of_id,
     ).outerjoin(Department, Department.id == Question.department_id)
-    stmt = board.where_item_filters(stmt, filters)
+    stmt = listing.where_item_filters(stmt, filters)
     if filters.status:
         stmt = stmt.where(Question.status == filters.status)
     if filters.rating == "none":

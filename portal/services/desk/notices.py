@@ -15,7 +15,7 @@ from portal.models.desk import NOTICE_OVERDUE
 from portal.models.question import OPEN_STATES
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
 from portal.services import audit
-from portal.services.mailer import MailError, mail_configured, send_mail
+from portal.services.ops.mailer import MailError, mail_configured, send_mail
 from portal.timeutil import to_beijing, utcnow
 
 log = logging.getLogger(__name__)

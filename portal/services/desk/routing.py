@@ -17,8 +17,10 @@ from portal.models import Department, InternalNote, Question, ReplyTemplate, Sta
 from portal.models.desk import NOTICE_RETURNED, NOTICE_ROUTED
 from portal.models.question import OPEN_STATES, PUBLISHED, RECEIVED, REJECTED, ROUTED, STATUS_LABELS
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
-from portal.services import audit, board, notices
-from portal.services import questions as question_service
+from portal.services import audit
+from portal.services.board import listing
+from portal.services.board import questions as question_service
+from portal.services.desk import notices
 from portal.timeutil import to_beijing, utcnow
 
 NOTE_MAX = 2000
@@ -32,7 +34,7 @@ DUE_CHOICES = {"overdue": "已超时", "soon": "即将到期"}
 
 
 @dataclass
-class QueueFilters(board.ItemFilters):
+class QueueFilters(listing.ItemFilters):
     """The desk's filters, validated."""
 
     status: str | None = None
@@ -52,7 +54,7 @@ def parse_queue_filters(session: Session, args: Mapping[str, str]) -> QueueFilte
             out.status = status
         else:
             reasons["status"] = "没有这个办理状态。"
-    board.parse_item_filters(session, out, reasons)
+    listing.parse_item_filters(session, out, reasons)
     if out.raw["due"]:
         if out.raw["due"] in DUE_CHOICES:
             out.due = out.raw["due"]
@@ -80,7 +82,7 @@ def office_queue(
     elif filters.due == "soon":
         soon = now + timedelta(hours=soon_hours)
         stmt = stmt.where(Question.status.in_(OPEN_STATES), Question.due_at >= now, Question.due_at <= soon)
-    stmt = board.where_item_filters(stmt, filters)
+    stmt = listing.where_item_filters(stmt, filters)
     if filters.major:
         stmt = stmt.where(Question.is_major.is_(True))
     if filters.text:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from portal.errors import ValidationFailed
 from portal.models import Department, Memo, Question
 from portal.models.question import REJECTED
-from portal.services.board import month_range
+from portal.services.board.listing import month_range
 from portal.timeutil import to_beijing
 
 UNASSIGNED = "未分办"

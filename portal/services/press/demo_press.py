@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from portal.markup import render_markdown
 from portal.models import Conference, Department, DirectoryEntry, Incident, Release, ReleaseEdition, StaffUser
-from portal.services import audit, press, press_room
+from portal.services import audit
+from portal.services.press import newsroom, press_room
 from portal.timeutil import parse_local, to_beijing, utcnow
 
 
@@ -84,7 +85,7 @@ def _release(session: Session, actor: StaffUser, item: dict, config: dict) -> Re
     html = render_markdown(item["body"])
     # Historical times are written directly (the console refuses times in the past by design).
     release = Release(
-        slug=item["slug"], type=item["type"], title=item["title"], topics=press.parse_topics(item["topics"], {}),
+        slug=item["slug"], type=item["type"], title=item["title"], topics=newsroom.parse_topics(item["topics"], {}),
         department=department, incident=_by_slug(session, Incident, item.get("incident_slug")),
         rumour_md=rumour, rumour_html=render_markdown(rumour), body_md=item["body"], body_html=html,
         author_id=actor.id, author_title="云溪县人民政府新闻办公室", created_at=at, publish_at=at, updated_at=at,
@@ -98,14 +99,14 @@ def _release(session: Session, actor: StaffUser, item: dict, config: dict) -> Re
     session.commit()
     folder, limit = config["UPLOAD_DIR"], int(config["UPLOAD_MAX_BYTES"])
     if item.get("image"):
-        press.add_attachment(session, actor, release, demo_chart_png(), "安置点床位.png", item["image"]["caption"],
+        newsroom.add_attachment(session, actor, release, demo_chart_png(), "安置点床位.png", item["image"]["caption"],
                              folder, limit, int(config["UPLOAD_RENDITION_PX"]))
     if item.get("pdf"):
         pdf = minimal_pdf(item["pdf"]["title"], [
             ("Evacuated", "1,236 people"), ("With relatives", "842"), ("In shelters", "394"),
             ("Embankments repaired (temporary)", "3"), ("Water mains repaired", "2"),
         ])
-        press.add_attachment(session, actor, release, pdf, item["pdf"]["filename"], "", folder, limit)
+        newsroom.add_attachment(session, actor, release, pdf, item["pdf"]["filename"], "", folder, limit)
     release.updated_at = at
     session.commit()
     return release

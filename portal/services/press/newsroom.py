@@ -18,8 +18,8 @@ from portal.markup import clean_text, render_markdown
 from portal.models import Attachment, Department, Incident, Release, ReleaseEdition
 from portal.models.press import RELEASE_TYPES, RUMOUR
 from portal.models.staff import StaffUser
-from portal.services import audit, uploads
-from portal.services.bulletins import (
+from portal.services import audit
+from portal.services.bulletins.publishing import (
     BODY_MAX,
     NOTE_MAX,
     PUBLISHERS,
@@ -28,6 +28,7 @@ from portal.services.bulletins import (
     author_title_for,
     parse_time,
 )
+from portal.services.press import uploads
 from portal.timeutil import to_beijing, utcnow
 
 TOPIC_MAX = 20

@@ -12,8 +12,8 @@ from portal.errors import ValidationFailed
 from portal.markup import clean_text
 from portal.models import Attachment, Conference, Department, DirectoryEntry, Release
 from portal.models.press import RELEASE_TYPES
-from portal.services.bulletin_read import ContentVersion, _aware, _version
-from portal.services.bulletins import SLUG_RE
+from portal.services.bulletins.bulletin_read import ContentVersion, _aware, _version
+from portal.services.bulletins.publishing import SLUG_RE
 from portal.timeutil import BEIJING, to_beijing, utcnow
 
 PAGE_SIZE = 20

@@ -13,9 +13,8 @@ from portal.models import AuditEntry, Question, StaffUser
 from portal.models.question import REJECT_REASONS
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_RESPONDER, ROLES
 from portal.numbers import parse_positive_int
-from portal.services import board
-from portal.services import desk as desk_service
-from portal.services.questions import (
+from portal.services.board import listing
+from portal.services.board.questions import (
     get_for_staff,
     hide_question,
     publish_reply,
@@ -23,6 +22,7 @@ from portal.services.questions import (
     save_reply,
     unhide_question,
 )
+from portal.services.desk import routing as desk_service
 from portal.timeutil import utcnow
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import HideForm, LogoutForm, PublishForm, RejectForm, ReplyForm, RouteForm, options
@@ -53,9 +53,9 @@ def console_globals():
 @roles_required(*ALL_ROLES)
 def index():
     """The signed-in user's queue, soonest due first; overdue items stand out."""
-    from portal.services import notices
+    from portal.services.desk import notices
 
-    queue = board.staff_queue(db.session, current_user)
+    queue = listing.staff_queue(db.session, current_user)
     unread = notices.for_user(db.session, current_user, unread_only=True, limit=20)
     return render_template("staff/index.html", queue=queue, notices=unread)
 
@@ -72,9 +72,9 @@ def _load(question_id: int, reading: bool = False) -> Question:
 def _forms(question: Question, reply_form: ReplyForm | None = None):
     route_form = RouteForm(formdata=None)
     route_form.department.choices = options(
-        [("", "请选择")] + [(str(d.id), d.name) for d in board.departments(db.session)]
+        [("", "请选择")] + [(str(d.id), d.name) for d in listing.departments(db.session)]
     )
-    route_form.co_departments.choices = options((str(d.id), d.name) for d in board.departments(db.session))
+    route_form.co_departments.choices = options((str(d.id), d.name) for d in listing.departments(db.session))
     route_form.co_departments.data = [str(d.id) for d in question.co_departments]
     if question.department_id:
         route_form.department.data = str(question.department_id)
@@ -82,7 +82,7 @@ def _forms(question: Question, reply_form: ReplyForm | None = None):
         body = question.reply.body_md if question.reply else REPLY_TEMPLATE
         chosen = parse_positive_int(request.args.get("template", ""), 10**9)
         if chosen:
-            from portal.services.desk import templates_for
+            from portal.services.desk.routing import templates_for
 
             found = [t for t in templates_for(db.session, question.department_id) if t.id == chosen]
             body = found[0].body if found else body
@@ -129,8 +129,8 @@ def route(question_id: int):
     """The office sends the question to a lead department (and co-departments); they are notified."""
     q = _load(question_id)
     form = RouteForm()
-    form.department.choices = options((str(d.id), d.name) for d in board.departments(db.session))
-    form.co_departments.choices = options((str(d.id), d.name) for d in board.departments(db.session))
+    form.department.choices = options((str(d.id), d.name) for d in listing.departments(db.session))
+    form.co_departments.choices = options((str(d.id), d.name) for d in listing.departments(db.session))
     if not form.validate():
         return _render_question(q, 400, route_form=form)
     raw = form.department.data or ""
@@ -210,7 +210,7 @@ def publish(question_id: int):
 
 def _tell_citizen(q: Question) -> None:
     """After the commit: mail the citizen who left an e-mail address; nothing here can undo the publication."""
-    from portal.services.citizen_mail import notify_answer_published
+    from portal.services.board.citizen_mail import notify_answer_published
 
     try:
         notify_answer_published(current_app.config, q, url_for("questions.detail", number=q.number, _external=True))
@@ -290,6 +290,6 @@ from portal.views.staff import accounts, desk, exports, ledger, memos  # noqa: E
 @roles_required(ROLE_OFFICE)
 def reports():
     """Items citizens reported; those hidden by reports wait here for review (restore from the question page)."""
-    from portal.services.reports import reported_items
+    from portal.services.board.reports import reported_items
 
     return render_template("staff/reports.html", items=reported_items(db.session))

@@ -11,7 +11,8 @@ from portal.extensions import db
 from portal.models import StaffUser
 from portal.models.staff import ROLE_ADMIN, ROLES
 from portal.numbers import parse_positive_int
-from portal.services import admin_accounts, board
+from portal.services.accounts import admin_accounts
+from portal.services.board import listing
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import options
 from portal.views.staff import ALL_ROLES, bp
@@ -21,7 +22,7 @@ from portal.views.staff.desk_forms import AccountForm, ChangePasswordForm, CsrfF
 def _account_form(formdata: bool = False, user: StaffUser | None = None) -> AccountForm:
     form = AccountForm() if formdata else AccountForm(formdata=None)
     form.role.choices = options([("", "请选择")] + list(ROLES.items()))
-    form.department.choices = options([("", "（无）")] + [(str(d.id), d.name) for d in board.departments(db.session)])
+    form.department.choices = options([("", "（无）")] + [(str(d.id), d.name) for d in listing.departments(db.session)])
     if user is not None and not formdata:
         form.username.data = user.username
         form.display_name.data = user.display_name

@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.markup import render_markdown
 from portal.models import AuditEntry, Incident, Update
 from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
-from portal.services import bulletin_read, bulletins
+from portal.services.bulletins import bulletin_read, publishing
 from portal.views.bulletin_forms import CorrectionForm, IncidentForm, PinForm, StatusForm, UpdateForm, WithdrawForm
 from portal.views.common import apply_reasons, roles_required
 from portal.views.links import announce
@@ -60,13 +60,13 @@ def bulletins_create():
 
     if not form.validate():
         return again(400)
-    data = bulletins.IncidentInput(
+    data = publishing.IncidentInput(
         title=form.title.data or "", severity=form.severity.data or "", started_at=form.started_at.data or "",
         summary=form.summary.data or "", slug=form.slug.data or "", status=form.status.data or "ongoing",
         next_update_due_at=form.next_update_due_at.data or "",
     )
     try:
-        incident = bulletins.create_incident(db.session, current_user, data)
+        incident = publishing.create_incident(db.session, current_user, data)
     except ValidationFailed as exc:
         db.session.rollback()
         return again(400, apply_reasons(form, exc.reasons))
@@ -109,7 +109,7 @@ def post_update(incident_id: int):
         return _console(incident, 400, update_form=form)
     if form.preview.data:
         return _console(incident, update_form=form, preview=render_markdown(form.body.data or ""))
-    data = bulletins.NewUpdate(
+    data = publishing.NewUpdate(
         body=form.body.data or "", title=form.title.data or "", kind=form.kind.data or "update",
         publish_at=(form.publish_at.data or "") if form.when.data == "later" else "",
         press_at=form.press_at.data or "", press_place=form.press_place.data or "",
@@ -120,7 +120,7 @@ def post_update(incident_id: int):
         form.publish_at.errors = ["请填写定时发布时间。"]
         return _console(incident, 400, update_form=form)
     try:
-        update = bulletins.post_update(
+        update = publishing.post_update(
             db.session, current_user, incident, data, bool(current_app.config["BULLETIN_SIGN_WITH_NAME"])
         )
     except ValidationFailed as exc:
@@ -142,7 +142,7 @@ def incident_status(incident_id: int):
     if not form.validate():
         return _console(incident, 400, status_form=form)
     try:
-        bulletins.set_incident_status(
+        publishing.set_incident_status(
             db.session, current_user, incident, form.status.data or "", form.next_update_due_at.data or ""
         )
     except ValidationFailed as exc:
@@ -158,7 +158,7 @@ def incident_pin(incident_id: int):
     incident = _incident(incident_id)
     if not PinForm().validate():
         return _console(incident, 400, errors=["表单已过期，请重试。"])
-    bulletins.pin_incident(db.session, current_user, incident, incident.pinned_at is None)
+    publishing.pin_incident(db.session, current_user, incident, incident.pinned_at is None)
     return redirect(url_for("staff.incident_console", incident_id=incident.id), 303)
 
 
@@ -181,7 +181,7 @@ def correct_update(update_id: int):
     if form.preview.data:
         return _correction_page(update, form, preview=render_markdown(form.body.data or ""))
     try:
-        bulletins.correct_update(
+        publishing.correct_update(
             db.session, current_user, update, form.title.data or "", form.body.data or "", form.change_note.data or ""
         )
     except ValidationFailed as exc:
@@ -203,7 +203,7 @@ def withdraw_update(update_id: int):
     if not form.validate():
         return _console(update.incident, 400, errors=[e for errs in form.errors.values() for e in errs])
     try:
-        bulletins.withdraw_update(db.session, current_user, update, form.reason.data or "")
+        publishing.withdraw_update(db.session, current_user, update, form.reason.data or "")
     except PortalError as exc:
         db.session.rollback()
         return _console(update.incident, exc.status_code, errors=[exc.message])

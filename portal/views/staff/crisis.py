@@ -10,8 +10,8 @@ from wtforms import BooleanField, SubmitField
 
 from portal.extensions import db
 from portal.models.staff import ROLE_ADMIN
-from portal.services import site
-from portal.services.bulletins import pinned_incident
+from portal.services.bulletins.publishing import pinned_incident
+from portal.services.ops import site
 from portal.views.common import roles_required
 from portal.views.staff import bp
 

@@ -12,8 +12,9 @@ from portal.models import Question, ReplyTemplate
 from portal.models.question import CATEGORIES, STATUS_LABELS
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
 from portal.numbers import parse_positive_int
-from portal.services import board, desk, notices
-from portal.services.questions import can_handle, get_for_staff
+from portal.services.board import listing
+from portal.services.board.questions import can_handle, get_for_staff
+from portal.services.desk import notices, routing
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import options
 from portal.views.staff import _render_question, bp
@@ -24,7 +25,7 @@ HANDLERS = (ROLE_OFFICE, ROLE_RESPONDER)
 
 def _ids(values: list[str]) -> list[int]:
     out = []
-    for raw in values[: desk.BULK_MAX + 1]:
+    for raw in values[: routing.BULK_MAX + 1]:
         value = parse_positive_int(raw, 10**9)
         if value is not None:
             out.append(value)
@@ -32,7 +33,7 @@ def _ids(values: list[str]) -> list[int]:
 
 
 def _dept_options(blank: str | None = None):
-    pairs = [(str(d.id), d.name) for d in board.departments(db.session)]
+    pairs = [(str(d.id), d.name) for d in listing.departments(db.session)]
     return options(([("", blank)] if blank is not None else []) + pairs)
 
 
@@ -44,9 +45,9 @@ def question_context(question: Question, user) -> dict:
         "merge_form": MergeForm(formdata=None),
         "return_form": ReturnForm(formdata=None),
         "major_form": CsrfForm(formdata=None),
-        "notes": desk.notes_for(db.session, question),
-        "templates": desk.templates_for(db.session, dept_id or question.department_id),
-        "merged_count": desk.duplicates_of(db.session, question),
+        "notes": routing.notes_for(db.session, question),
+        "templates": routing.templates_for(db.session, dept_id or question.department_id),
+        "merged_count": routing.duplicates_of(db.session, question),
         "may_handle": can_handle(user, question),
     }
 
@@ -80,9 +81,9 @@ def _fail(question: Question, exc: PortalError, form=None):
 def _filter_choices() -> dict:
     return {
         "statuses": [("open", "全部未办结")] + list(STATUS_LABELS.items()),
-        "departments": board.departments(db.session),
+        "departments": listing.departments(db.session),
         "categories": CATEGORIES,
-        "due_choices": desk.DUE_CHOICES,
+        "due_choices": routing.DUE_CHOICES,
     }
 
 
@@ -91,13 +92,13 @@ def _filter_choices() -> dict:
 def desk_queue():
     """The office's queue with filters, bulk routing and bulk major marking."""
     try:
-        filters = desk.parse_queue_filters(db.session, request.args)
+        filters = routing.parse_queue_filters(db.session, request.args)
     except ValidationFailed as exc:
         raw = {k: str(request.args.get(k, ""))[:100] for k in ("status", "department", "category", "due", "q")}
         return render_template("staff/desk/queue.html", queue=[], filters=None, raw=raw,
                                errors=list(exc.reasons.values()), form=CsrfForm(formdata=None),
                                **_filter_choices()), 400
-    queue = desk.office_queue(db.session, filters, int(current_app.config["DUE_SOON_HOURS"]))
+    queue = routing.office_queue(db.session, filters, int(current_app.config["DUE_SOON_HOURS"]))
     return render_template("staff/desk/queue.html", queue=queue, filters=filters, raw=filters.raw, errors=[],
                            form=CsrfForm(formdata=None), **_filter_choices())
 
@@ -114,11 +115,11 @@ def desk_bulk():
             questions = [q for q in (db.session.get(Question, i) for i in ids) if q is not None]
             if not questions:
                 raise ValidationFailed({"ids": "请先勾选留言。"})
-            changed = desk.set_major(db.session, current_user, questions, True, "批量标记")
+            changed = routing.set_major(db.session, current_user, questions, True, "批量标记")
             flash(f"已标记 {changed} 条为重大舆情。", "info")
         else:
             dept_id = parse_positive_int(request.form.get("department", ""), 10**9)
-            done, problems = desk.bulk_route(db.session, current_user, ids, dept_id, current_app.config)
+            done, problems = routing.bulk_route(db.session, current_user, ids, dept_id, current_app.config)
             flash(f"已分办 {done} 条。" + (" 未分办：" + "；".join(problems) if problems else ""), "info")
     except PortalError as exc:
         db.session.rollback()
@@ -130,7 +131,7 @@ def desk_bulk():
 @roles_required(*HANDLERS)
 def clock():
     """Overdue and due-soon questions on the user's desk."""
-    overdue, soon = desk.clock_view(db.session, current_user, int(current_app.config["DUE_SOON_HOURS"]))
+    overdue, soon = routing.clock_view(db.session, current_user, int(current_app.config["DUE_SOON_HOURS"]))
     return render_template("staff/desk/clock.html", overdue=overdue, soon=soon)
 
 
@@ -164,7 +165,7 @@ def add_note(question_id: int):
     if not form.validate():
         return _render_question(q, 400, errors=[e for errs in form.errors.values() for e in errs])
     try:
-        desk.add_note(db.session, current_user, q, form.body.data or "")
+        routing.add_note(db.session, current_user, q, form.body.data or "")
     except PortalError as exc:
         return _fail(q, exc)
     return _back(q)
@@ -179,7 +180,7 @@ def merge(question_id: int):
     if not form.validate():
         return _render_question(q, 400, errors=[e for errs in form.errors.values() for e in errs])
     try:
-        desk.merge_duplicate(db.session, current_user, q, form.original.data or "")
+        routing.merge_duplicate(db.session, current_user, q, form.original.data or "")
     except PortalError as exc:
         return _fail(q, exc)
     return _back(q)
@@ -194,7 +195,7 @@ def send_back(question_id: int):
     if not form.validate():
         return _render_question(q, 400, errors=[e for errs in form.errors.values() for e in errs])
     try:
-        desk.send_back(db.session, current_user, q, form.reason.data or "")
+        routing.send_back(db.session, current_user, q, form.reason.data or "")
     except PortalError as exc:
         return _fail(q, exc)
     flash(f"已将留言 {q.number} 退回办公室。", "info")
@@ -209,7 +210,7 @@ def toggle_major(question_id: int):
     if not CsrfForm().validate():
         abort(400)
     try:
-        desk.set_major(db.session, current_user, [q], not q.is_major)
+        routing.set_major(db.session, current_user, [q], not q.is_major)
     except PortalError as exc:
         return _fail(q, exc)
     return _back(q)
@@ -241,7 +242,7 @@ def templates():
             if current_user.role == ROLE_RESPONDER:
                 dept_id = current_user.department_id
             try:
-                desk.save_template(db.session, current_user, None, dept_id, form.title.data or "",
+                routing.save_template(db.session, current_user, None, dept_id, form.title.data or "",
                                    form.body.data or "")
             except ValidationFailed as exc:
                 db.session.rollback()
@@ -254,7 +255,7 @@ def templates():
         else:
             status = 400
     dept_id = current_user.department_id if current_user.role == ROLE_RESPONDER else None
-    rows = desk.templates_for(db.session, dept_id) if dept_id else (
+    rows = routing.templates_for(db.session, dept_id) if dept_id else (
         list(db.session.scalars(db.select(ReplyTemplate).order_by(ReplyTemplate.department_id, ReplyTemplate.title)))
     )
     return render_template("staff/desk/templates.html", form=form, rows=rows, errors=errors,
@@ -268,7 +269,7 @@ def template_delete(template_id: int):
     if not CsrfForm().validate():
         abort(400)
     try:
-        desk.delete_template(db.session, current_user, template_id)
+        routing.delete_template(db.session, current_user, template_id)
     except NotFound:
         abort(404)
     except Forbidden:

@@ -11,7 +11,7 @@ from flask_login import current_user
 from portal.errors import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.models.export import ExportJob
-from portal.services import exports, ledger
+from portal.services.desk import exports, ledger
 from portal.views.common import roles_required
 from portal.views.staff import bp
 from portal.views.staff.desk_forms import CsrfForm

@@ -11,7 +11,9 @@ from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.models.question import CATEGORIES, RATINGS, STATUS_LABELS
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_SPOKESPERSON
-from portal.services import audit, board, exports, ledger, stats
+from portal.services import audit
+from portal.services.board import listing
+from portal.services.desk import exports, ledger, stats
 from portal.timeutil import to_beijing, utcnow
 from portal.views import charts
 from portal.views.common import roles_required
@@ -23,7 +25,7 @@ LEDGER_ROLES = (ROLE_OFFICE, ROLE_ADMIN, ROLE_SPOKESPERSON)
 
 def _choices() -> dict:
     return {
-        "departments": board.departments(db.session), "categories": CATEGORIES, "statuses": STATUS_LABELS,
+        "departments": listing.departments(db.session), "categories": CATEGORIES, "statuses": STATUS_LABELS,
         "ratings": RATINGS,
     }
 

@@ -12,7 +12,8 @@ from portal.models import Question
 from portal.models.desk import MEMO_STATUS_LABELS
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_SPOKESPERSON
 from portal.numbers import parse_positive_int
-from portal.services import board, memos
+from portal.services.board import listing
+from portal.services.desk import memos
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import options
 from portal.views.staff import bp
@@ -30,7 +31,7 @@ def _memo(memo_id: int):
 
 def _form(formdata: bool = False) -> MemoForm:
     form = MemoForm() if formdata else MemoForm(formdata=None)
-    pairs = [(str(d.id), d.name) for d in board.departments(db.session)]
+    pairs = [(str(d.id), d.name) for d in listing.departments(db.session)]
     form.department.choices = options([("", "（不指定）")] + pairs)
     return form
 

@@ -16,7 +16,8 @@ from portal.extensions import csrf, db
 from portal.markup import render_markdown
 from portal.models import Attachment, Release
 from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
-from portal.services import board, press, press_read, uploads
+from portal.services.board import listing
+from portal.services.press import newsroom, press_read, uploads
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import options
 from portal.views.links import announce_release, ping_release_feeds
@@ -35,7 +36,7 @@ FORM_SLACK = 256 * 1024
 
 
 def _department_choices(blank: str):
-    return options([("", blank)] + [(str(d.id), d.name) for d in board.departments(db.session)])
+    return options([("", blank)] + [(str(d.id), d.name) for d in listing.departments(db.session)])
 
 
 def _int(value) -> int | None:
@@ -80,7 +81,7 @@ def press_create():
     if form.preview.data:
         rumour = render_markdown(form.rumour.data or "") if form.type.data == "rumour" else ""
         return _index(form, preview=rumour + render_markdown(form.body.data or ""))
-    data = press.ReleaseInput(
+    data = newsroom.ReleaseInput(
         title=form.title.data or "", type=form.type.data or "", body=form.body.data or "",
         rumour=form.rumour.data or "", topics=form.topics.data or "", department_id=_int(form.department_id.data),
         incident_slug=form.incident_slug.data or "", slug=form.slug.data or "",
@@ -90,7 +91,7 @@ def press_create():
         form.publish_at.errors = ["请填写定时发布时间。"]
         return _index(form, 400)
     try:
-        release = press.create_release(db.session, current_user, data,
+        release = newsroom.create_release(db.session, current_user, data,
                                        bool(current_app.config["BULLETIN_SIGN_WITH_NAME"]))
     except ValidationFailed as exc:
         db.session.rollback()
@@ -134,7 +135,7 @@ def press_correct(release_id: int):
     if form.preview.data:
         return _release_page(release, preview=render_markdown(form.body.data or ""), correction=form)
     try:
-        press.correct_release(db.session, current_user, release, form.title.data or "", form.body.data or "",
+        newsroom.correct_release(db.session, current_user, release, form.title.data or "", form.body.data or "",
                               form.rumour.data or "", form.change_note.data or "")
     except ValidationFailed as exc:
         db.session.rollback()
@@ -184,7 +185,7 @@ def press_attach(release_id: int):
     upload = request.files.get("file")
     data = upload.read() if upload else b""
     try:
-        press.add_attachment(
+        newsroom.add_attachment(
             db.session, current_user, release, data, upload.filename if upload else "", form.caption.data or "",
             current_app.config["UPLOAD_DIR"], int(current_app.config["UPLOAD_MAX_BYTES"]),
             int(current_app.config["UPLOAD_RENDITION_PX"]),
@@ -208,7 +209,7 @@ def press_withdraw(release_id: int):
     if not form.validate():
         return _release_page(release, 400, withdraw=form)
     try:
-        press.withdraw_release(db.session, current_user, release, form.reason.data or "")
+        newsroom.withdraw_release(db.session, current_user, release, form.reason.data or "")
     except ValidationFailed as exc:
         db.session.rollback()
         return _release_page(release, 400, apply_reasons(form, exc.reasons), withdraw=form)
@@ -231,7 +232,7 @@ def press_remove_attachment(release_id: int, attachment_id: int):
     if not form.validate():
         return _release_page(release, 400, remove=form)
     try:
-        press.remove_attachment(db.session, current_user, attachment, current_app.config["UPLOAD_DIR"])
+        newsroom.remove_attachment(db.session, current_user, attachment, current_app.config["UPLOAD_DIR"])
     except PortalError as exc:
         db.session.rollback()
         return _release_page(release, exc.status_code, [exc.message])

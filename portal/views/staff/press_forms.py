@@ -7,7 +7,7 @@ from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringF
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.models.press import RELEASE_TYPES
-from portal.services.bulletins import BODY_MAX, NOTE_MAX, TITLE_MAX
+from portal.services.bulletins.publishing import BODY_MAX, NOTE_MAX, TITLE_MAX
 from portal.views.forms import options
 
 _TIME_HINT = "北京时间，例如 2026-11-25 14:30"

@@ -9,7 +9,7 @@ from portal.errors import PortalError, ValidationFailed
 from portal.extensions import db
 from portal.models import Conference, DirectoryEntry
 from portal.models.staff import ROLE_ADMIN
-from portal.services import press_read, press_room
+from portal.services.press import press_read, press_room
 from portal.timeutil import BEIJING
 from portal.views.common import apply_reasons, roles_required
 from portal.views.staff import bp
