@@ -56,5 +56,5 @@ def test_memo_page_list_and_status(app, client, auth, staff):
 def test_print_css_is_a4():
     from pathlib import Path
 
-    css = (Path(__file__).resolve().parents[1] / "portal" / "static" / "css" / "memo.css").read_text()
+    css = (Path(__file__).resolve().parents[2] / "portal" / "static" / "css" / "memo.css").read_text()
     assert "size: A4" in css and "@media print" in css

@@ -1,0 +1,1 @@
+"""Incident bulletins in the console: incidents, updates, corrections, withdrawals, the crisis banner."""

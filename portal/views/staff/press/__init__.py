@@ -1,0 +1,1 @@
+"""The press room in the console: releases and attachments, conferences, the directory."""
