@@ -118,7 +118,7 @@ def prepare(env: dict[str, str], tmp: Path) -> None:
     flask_cmd(env, "create-user", "benchspokes", "--role", "spokesperson", stdin=PASSWORD + "\n")
     enrol = (
         "from portal import create_app\nfrom portal.extensions import db\nfrom portal.models import StaffUser\n"
-        "from portal.services import totp\napp = create_app()\nwith app.app_context():\n"
+        "from portal.services.accounts import totp\napp = create_app()\nwith app.app_context():\n"
         "    u = db.session.query(StaffUser).filter_by(username='benchspokes').one()\n"
         f"    u.totp_secret = totp.encrypt_secret(app.config['SECRET_KEY'], {TOTP_SECRET!r})\n"
         "    db.session.commit()\n"

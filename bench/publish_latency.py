@@ -48,7 +48,7 @@ def _prepare(env: dict[str, str]) -> None:
                    text=True, env=env, cwd=ROOT, check=True, capture_output=True)
     enrol = (
         "from portal import create_app\nfrom portal.extensions import db\nfrom portal.models import StaffUser\n"
-        "from portal.services import totp\napp = create_app()\nwith app.app_context():\n"
+        "from portal.services.accounts import totp\napp = create_app()\nwith app.app_context():\n"
         "    u = db.session.query(StaffUser).filter_by(username='spokesperson').one()\n"
         f"    u.totp_secret = totp.encrypt_secret(app.config['SECRET_KEY'], {TOTP_SECRET!r})\n    db.session.commit()\n"
     )

@@ -182,10 +182,10 @@ def _register_blueprints(app: Flask) -> None:
         track,
     )
     from portal.views.staff import bp as staff_bp
-    from portal.views.staff import bulletins as _staff_bulletins  # noqa: F401  (adds its routes to staff_bp)
     from portal.views.staff import crisis as _staff_crisis  # noqa: F401  (adds its routes to staff_bp)
-    from portal.views.staff import press as _staff_press  # noqa: F401  (adds its routes to staff_bp)
-    from portal.views.staff import press_room as _staff_press_room  # noqa: F401  (adds its routes to staff_bp)
+    from portal.views.staff.bulletins import incidents as _staff_bulletins  # noqa: F401  (adds its routes to staff_bp)
+    from portal.views.staff.press import conferences as _staff_press_room  # noqa: F401  (adds its routes to staff_bp)
+    from portal.views.staff.press import releases as _staff_press  # noqa: F401  (adds its routes to staff_bp)
 
     for module in (public, questions, track, auth, search, incidents, feeds, subscribe, api, stats, media, news):
         app.register_blueprint(module.bp)

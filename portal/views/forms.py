@@ -35,8 +35,18 @@ def options(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-def _strip(value):
+def strip(value):
+    """A form filter: strip surrounding white space from a text value (None and non-text pass through)."""
     return value.strip() if isinstance(value, str) else value
+
+
+TIME_HINT = "北京时间，例如 2026-11-25 14:30"
+
+
+class CsrfForm(FlaskForm):
+    """A bare CSRF-protected button; the view reads its other fields itself."""
+
+    submit = SubmitField("提交")
 
 
 class AskForm(FlaskForm):
@@ -44,7 +54,7 @@ class AskForm(FlaskForm):
 
     title = StringField(
         "标题",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             DataRequired("请填写标题。"),
             Length(TITLE_MIN, TITLE_MAX, f"标题应为 {TITLE_MIN}-{TITLE_MAX} 个字。"),
@@ -52,7 +62,7 @@ class AskForm(FlaskForm):
     )
     body = TextAreaField(
         "留言内容",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             DataRequired("请填写留言内容。"),
             Length(BODY_MIN, BODY_MAX, f"留言内容应为 {BODY_MIN}-{BODY_MAX} 个字。"),
@@ -67,7 +77,7 @@ class AskForm(FlaskForm):
     department = SelectField("希望答复的部门（可不选）", choices=[], validate_choice=False)
     contact = StringField(
         "联系方式（可不填，不公开）",
-        filters=[_strip],
+        filters=[strip],
         validators=[Optional(), Length(max=CONTACT_MAX, message=f"联系方式不超过 {CONTACT_MAX} 个字。")],
     )
     # Honeypot: hidden from people by CSS, filled in by naive bots.
@@ -80,12 +90,12 @@ class TrackForm(FlaskForm):
 
     number = StringField(
         "留言编号",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("请填写留言编号。"), Length(max=20, message="留言编号不超过 20 位。")],
     )
     code = StringField(
         "查询码",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("请填写查询码。"), Length(max=40, message="查询码格式不正确。")],
     )
     submit = SubmitField("查询")
@@ -103,7 +113,7 @@ class RateForm(FlaskForm):
     )
     comment = TextAreaField(
         "评价意见（可不填）",
-        filters=[_strip],
+        filters=[strip],
         validators=[Optional(), Length(max=COMMENT_MAX, message=f"评价意见不超过 {COMMENT_MAX} 个字。")],
     )
     submit = SubmitField("提交评价")
@@ -113,7 +123,7 @@ class LoginForm(FlaskForm):
     """Staff sign-in."""
 
     username = StringField(
-        "用户名", filters=[_strip], validators=[DataRequired("请填写用户名。"), Length(max=64, message="用户名过长。")]
+        "用户名", filters=[strip], validators=[DataRequired("请填写用户名。"), Length(max=64, message="用户名过长。")]
     )
     password = PasswordField(
         "密码", validators=[DataRequired("请填写密码。"), Length(max=256, message="密码过长。")]
@@ -127,7 +137,7 @@ class RouteForm(FlaskForm):
     department = SelectField("转交部门", choices=[], validate_choice=False, validators=[DataRequired("请选择部门。")])
     co_departments = SelectMultipleField("协办部门（可多选，可不选）", choices=[], validate_choice=False)
     note = StringField(
-        "分办说明（内部）", filters=[_strip], validators=[Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")]
+        "分办说明（内部）", filters=[strip], validators=[Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")]
     )
     submit = SubmitField("转交")
 
@@ -143,7 +153,7 @@ class RejectForm(FlaskForm):
         validators=[DataRequired("请选择不予受理的理由。")],
     )
     note = StringField(
-        "说明（内部）", id="reject-note", filters=[_strip],
+        "说明（内部）", id="reject-note", filters=[strip],
         validators=[Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")],
     )
     submit = SubmitField("不予受理")
@@ -188,7 +198,7 @@ class HideForm(FlaskForm):
     reason = StringField(
         "隐藏理由（内部）",
         id="hide-reason",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("请填写隐藏理由。"), Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")],
     )
     submit = SubmitField("从留言板隐藏")
@@ -205,7 +215,16 @@ class TotpForm(FlaskForm):
 
     code = StringField(
         "动态验证码（6 位数字）",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("请输入动态验证码。"), Length(max=10, message="动态验证码为 6 位数字。")],
     )
     submit = SubmitField("验证")
+
+
+class SubscribeForm(FlaskForm):
+    """Subscribe an e-mail address to all bulletins or one incident."""
+
+    email = StringField("电子邮箱", filters=[strip], validators=[
+        DataRequired("请填写电子邮箱。"), Length(max=254, message="电子邮箱过长。")])
+    incident = SelectField("订阅范围", choices=[], validate_choice=False)
+    submit = SubmitField("订阅")

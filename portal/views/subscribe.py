@@ -13,9 +13,8 @@ from portal.extensions import csrf, db, limiter
 from portal.models.subscription import KIND_BULLETINS, KIND_RELEASES
 from portal.services.bulletins import bulletin_read, subscriptions
 from portal.services.ops.mailer import MailError, SmtpSettings, send_all
-from portal.views.bulletin_forms import SubscribeForm
 from portal.views.common import apply_reasons
-from portal.views.forms import options
+from portal.views.forms import SubscribeForm, options
 
 bp = Blueprint("subscribe", __name__)
 RELEASES_CHOICE = "@news"  # not a possible incident slug (SLUG_RE)

@@ -64,7 +64,7 @@ def _enrol_totp(env: dict, usernames: list[str]) -> None:
     """Store the known authenticator secret for these accounts, as the staff fixture does."""
     code = (
         "import sys\nfrom sqlalchemy import select\nfrom portal import create_app\nfrom portal.extensions import db\n"
-        "from portal.models import StaffUser\nfrom portal.services import totp\napp = create_app()\n"
+        "from portal.models import StaffUser\nfrom portal.services.accounts import totp\napp = create_app()\n"
         "with app.app_context():\n"
         "    for name in sys.argv[1:]:\n"
         "        u = db.session.scalar(select(StaffUser).where(StaffUser.username == name))\n"

@@ -97,7 +97,7 @@ def _forms(question: Question, reply_form: ReplyForm | None = None):
 
 
 def _render_question(question: Question, status: int = 200, errors=None, preview=None, **overrides):
-    from portal.views.staff.desk import question_context
+    from portal.views.staff.desk.queue import question_context
 
     forms = _forms(question, overrides.pop("reply_form", None))
     forms.update(question_context(question, current_user))
@@ -283,7 +283,9 @@ def unhide(question_id: int):
 
 
 # The desk, ledger, memos and accounts pages register their routes on this blueprint.
-from portal.views.staff import accounts, desk, exports, ledger, memos  # noqa: E402, F401
+from portal.views.staff import accounts  # noqa: E402, F401
+from portal.views.staff.desk import exports, ledger, memos  # noqa: E402, F401
+from portal.views.staff.desk import queue as _queue  # noqa: E402, F401
 
 
 @bp.get("/reports")

@@ -1,4 +1,4 @@
-"""Flask-WTF forms for bulletins and subscriptions; the services validate the content, with Chinese messages."""
+"""Flask-WTF forms for bulletins; the services validate the content, with Chinese messages."""
 
 from __future__ import annotations
 
@@ -8,29 +8,22 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from portal.models.bulletin import INCIDENT_STATUSES, SEVERITIES, UPDATE_KINDS
 from portal.services.bulletins.publishing import BODY_MAX, NOTE_MAX, SUMMARY_MAX, TITLE_MAX
-from portal.views.forms import options
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-_TIME_HINT = "北京时间，例如 2026-11-25 14:30"
+from portal.views.forms import TIME_HINT, options, strip
 
 
 class IncidentForm(FlaskForm):
     """Open an incident."""
 
-    title = StringField("事件标题", filters=[_strip], validators=[
+    title = StringField("事件标题", filters=[strip], validators=[
         DataRequired("请填写事件标题。"), Length(max=TITLE_MAX, message=f"事件标题不超过 {TITLE_MAX} 个字。")])
-    slug = StringField("网址标识（可不填，小写字母、数字、连字符）", filters=[_strip],
+    slug = StringField("网址标识（可不填，小写字母、数字、连字符）", filters=[strip],
                        validators=[Optional(), Length(max=60, message="网址标识不超过 60 个字符。")])
     severity = SelectField("事件级别", choices=options([("", "请选择")] + list(SEVERITIES.items())),
                            validate_choice=False, validators=[DataRequired("请选择事件级别。")])
     status = SelectField("状态", choices=options(INCIDENT_STATUSES.items()), validate_choice=False)
-    started_at = StringField("发生时间", filters=[_strip], description=_TIME_HINT,
+    started_at = StringField("发生时间", filters=[strip], description=TIME_HINT,
                              validators=[DataRequired("请填写事件发生时间。")])
-    next_update_due_at = StringField("下次通报时间（可不填）", filters=[_strip], description=_TIME_HINT)
+    next_update_due_at = StringField("下次通报时间（可不填）", filters=[strip], description=TIME_HINT)
     summary = TextAreaField("事件概况（支持 Markdown）", validators=[
         Length(max=SUMMARY_MAX, message=f"事件概况不超过 {SUMMARY_MAX} 个字。")])
     submit = SubmitField("创建事件")
@@ -40,7 +33,7 @@ class StatusForm(FlaskForm):
     """Change an incident's status and the next-update clock."""
 
     status = SelectField("状态", choices=options(INCIDENT_STATUSES.items()), validate_choice=False)
-    next_update_due_at = StringField("下次通报时间（留空表示不再承诺）", filters=[_strip], description=_TIME_HINT)
+    next_update_due_at = StringField("下次通报时间（留空表示不再承诺）", filters=[strip], description=TIME_HINT)
     submit = SubmitField("保存状态")
 
 
@@ -48,17 +41,17 @@ class UpdateForm(FlaskForm):
     """Post an update in one step: text, kind, now or at a set time, linked questions; with preview."""
 
     kind = RadioField("类型", choices=options(UPDATE_KINDS.items()), default="update", validate_choice=False)
-    title = StringField("标题（可不填，自动生成）", filters=[_strip],
+    title = StringField("标题（可不填，自动生成）", filters=[strip],
                         validators=[Length(max=TITLE_MAX, message=f"标题不超过 {TITLE_MAX} 个字。")])
     body = TextAreaField("通报内容（支持 Markdown）", validators=[
         DataRequired("请填写通报内容。"), Length(max=BODY_MAX, message=f"通报内容不超过 {BODY_MAX} 个字。")])
     when = RadioField("发布时间", choices=options([("now", "立即发布"), ("later", "定时发布")]), default="now",
                       validate_choice=False)
-    publish_at = StringField("定时发布时间", filters=[_strip], description=_TIME_HINT)
-    press_at = StringField("发布会时间（发布会预告必填）", filters=[_strip], description=_TIME_HINT)
-    press_place = StringField("发布会地点", filters=[_strip])
-    livestream_url = StringField("直播链接（可不填）", filters=[_strip])
-    questions = StringField("答复的留言编号（可不填，多个用逗号或空格分隔）", filters=[_strip])
+    publish_at = StringField("定时发布时间", filters=[strip], description=TIME_HINT)
+    press_at = StringField("发布会时间（发布会预告必填）", filters=[strip], description=TIME_HINT)
+    press_place = StringField("发布会地点", filters=[strip])
+    livestream_url = StringField("直播链接（可不填）", filters=[strip])
+    questions = StringField("答复的留言编号（可不填，多个用逗号或空格分隔）", filters=[strip])
     preview = SubmitField("预览")
     submit = SubmitField("发布")
 
@@ -66,10 +59,10 @@ class UpdateForm(FlaskForm):
 class CorrectionForm(FlaskForm):
     """A correction: the new text and the public change note."""
 
-    title = StringField("标题", filters=[_strip],
+    title = StringField("标题", filters=[strip],
                         validators=[Length(max=TITLE_MAX, message=f"标题不超过 {TITLE_MAX} 个字。")])
     body = TextAreaField("更正后的内容（支持 Markdown）", validators=[DataRequired("请填写通报内容。")])
-    change_note = StringField("更正说明（公开显示）", filters=[_strip], validators=[
+    change_note = StringField("更正说明（公开显示）", filters=[strip], validators=[
         DataRequired("请填写更正说明，它会公开显示在通报下方。"),
         Length(max=NOTE_MAX, message=f"更正说明不超过 {NOTE_MAX} 个字。")])
     preview = SubmitField("预览")
@@ -79,7 +72,7 @@ class CorrectionForm(FlaskForm):
 class WithdrawForm(FlaskForm):
     """Withdraw an update with a public reason."""
 
-    reason = StringField("撤回原因（公开显示）", filters=[_strip], validators=[
+    reason = StringField("撤回原因（公开显示）", filters=[strip], validators=[
         DataRequired("请填写撤回原因，它会公开显示。"), Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")])
     submit = SubmitField("撤回")
 
@@ -88,12 +81,3 @@ class PinForm(FlaskForm):
     """Pin or unpin the crisis banner (a bare CSRF-protected button)."""
 
     submit = SubmitField("置顶")
-
-
-class SubscribeForm(FlaskForm):
-    """Subscribe an e-mail address to all bulletins or one incident."""
-
-    email = StringField("电子邮箱", filters=[_strip], validators=[
-        DataRequired("请填写电子邮箱。"), Length(max=254, message="电子邮箱过长。")])
-    incident = SelectField("订阅范围", choices=[], validate_choice=False)
-    submit = SubmitField("订阅")

@@ -14,10 +14,17 @@ from portal.markup import render_markdown
 from portal.models import AuditEntry, Incident, Update
 from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
 from portal.services.bulletins import bulletin_read, publishing
-from portal.views.bulletin_forms import CorrectionForm, IncidentForm, PinForm, StatusForm, UpdateForm, WithdrawForm
 from portal.views.common import apply_reasons, roles_required
 from portal.views.links import announce
 from portal.views.staff import bp
+from portal.views.staff.bulletins.forms import (
+    CorrectionForm,
+    IncidentForm,
+    PinForm,
+    StatusForm,
+    UpdateForm,
+    WithdrawForm,
+)
 
 PUBLISHERS = (ROLE_SPOKESPERSON, ROLE_ADMIN)
 

@@ -13,9 +13,9 @@ from portal.extensions import db
 from portal.models.export import ExportJob
 from portal.services.desk import exports, ledger
 from portal.views.common import roles_required
+from portal.views.forms import CsrfForm
 from portal.views.staff import bp
-from portal.views.staff.desk_forms import CsrfForm
-from portal.views.staff.ledger import LEDGER_ROLES, invalid_filters
+from portal.views.staff.desk.ledger import LEDGER_ROLES, invalid_filters
 
 MIMETYPES = {"csv": "text/csv; charset=utf-8",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}

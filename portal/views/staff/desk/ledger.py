@@ -17,8 +17,8 @@ from portal.services.desk import exports, ledger, stats
 from portal.timeutil import to_beijing, utcnow
 from portal.views import charts
 from portal.views.common import roles_required
+from portal.views.forms import CsrfForm
 from portal.views.staff import bp
-from portal.views.staff.desk_forms import CsrfForm
 
 LEDGER_ROLES = (ROLE_OFFICE, ROLE_ADMIN, ROLE_SPOKESPERSON)
 

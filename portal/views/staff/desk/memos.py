@@ -15,9 +15,9 @@ from portal.numbers import parse_positive_int
 from portal.services.board import listing
 from portal.services.desk import memos
 from portal.views.common import apply_reasons, roles_required
-from portal.views.forms import options
+from portal.views.forms import CsrfForm, options
 from portal.views.staff import bp
-from portal.views.staff.desk_forms import CsrfForm, MemoForm
+from portal.views.staff.desk.forms import MemoForm
 
 READERS = (ROLE_OFFICE, ROLE_ADMIN, ROLE_SPOKESPERSON)
 

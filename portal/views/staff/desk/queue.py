@@ -16,9 +16,9 @@ from portal.services.board import listing
 from portal.services.board.questions import can_handle, get_for_staff
 from portal.services.desk import notices, routing
 from portal.views.common import apply_reasons, roles_required
-from portal.views.forms import options
+from portal.views.forms import CsrfForm, options
 from portal.views.staff import _render_question, bp
-from portal.views.staff.desk_forms import CsrfForm, MergeForm, NoteForm, ReturnForm, TemplateForm
+from portal.views.staff.desk.forms import MergeForm, NoteForm, ReturnForm, TemplateForm
 
 HANDLERS = (ROLE_OFFICE, ROLE_RESPONDER)
 

@@ -13,8 +13,8 @@ from portal.services.press import press_read, press_room
 from portal.timeutil import BEIJING
 from portal.views.common import apply_reasons, roles_required
 from portal.views.staff import bp
-from portal.views.staff.press import PUBLISHERS, _department_choices, _get, _int
-from portal.views.staff.press_forms import ButtonForm, ConferenceForm, DirectoryForm
+from portal.views.staff.press.forms import ButtonForm, ConferenceForm, DirectoryForm
+from portal.views.staff.press.releases import PUBLISHERS, _department_choices, _get, _int
 
 # ---- conferences ----------------------------------------------------------------------------------------
 

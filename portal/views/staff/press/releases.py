@@ -22,7 +22,7 @@ from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import options
 from portal.views.links import announce_release, ping_release_feeds
 from portal.views.staff import bp
-from portal.views.staff.press_forms import (
+from portal.views.staff.press.forms import (
     AttachmentForm,
     AttachmentRemoveForm,
     ReleaseCorrectionForm,
