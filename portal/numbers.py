@@ -12,6 +12,11 @@ def is_ascii_digits(text: str) -> bool:
     return bool(_DIGITS.fullmatch(text or ""))
 
 
+def page_count(total: int, per_page: int) -> int:
+    """How many pages `total` items fill at `per_page` a page; an empty list is still one page."""
+    return max(1, -(-total // per_page))
+
+
 def parse_positive_int(text: str, maximum: int) -> int | None:
     """The integer in 1..maximum that `text` spells in ASCII digits, or None."""
     text = (text or "").strip()

@@ -20,6 +20,30 @@ def to_beijing(value: datetime) -> datetime:
     return value.astimezone(BEIJING)
 
 
+MONTH_YEARS = (1990, 2100)
+
+
+def parse_month(text: str | None) -> datetime | None:
+    """The start (Beijing time) of a month typed as YYYY-MM, years 1990-2100; None when `text` is not one."""
+    text = (text or "").strip()
+    if len(text) != 7 or not text.isascii():
+        return None
+    try:
+        start = datetime.strptime(text, "%Y-%m").replace(tzinfo=BEIJING)
+    except ValueError:
+        return None
+    return start if MONTH_YEARS[0] <= start.year <= MONTH_YEARS[1] else None
+
+
+def month_range(month: str) -> tuple[datetime, datetime]:
+    """UTC [start, end) bounds of the Beijing calendar month `month` (YYYY-MM); ValueError when it is not one."""
+    start = parse_month(month)
+    if start is None:
+        raise ValueError(f"not a month: {month!r}")
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
 def parse_local(text: str) -> datetime:
     """Parse an ISO 8601 time; a time without offset is taken as Beijing time. Returns aware UTC."""
     value = datetime.fromisoformat(text.strip())

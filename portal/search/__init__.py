@@ -15,6 +15,8 @@ from typing import Protocol
 
 from flask import Flask, current_app
 
+from portal.numbers import page_count
+
 
 @dataclass(frozen=True)
 class SearchQuery:
@@ -59,7 +61,7 @@ class SearchResult:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        return page_count(self.total, self.per_page)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from portal.errors import ValidationFailed
 from portal.extensions import db
+from portal.numbers import page_count
 from portal.services.board import listing
 from portal.services.bulletins import bulletin_read
 from portal.services.press import press_read
@@ -127,7 +128,7 @@ def releases():
         return _error(400, "查询参数有误。", exc.reasons)
     rows, total = press_read.list_releases(db.session, filters)
     per_page = press_read.PAGE_SIZE
-    return _json({"page": filters.page, "pages": max(1, -(-total // per_page)), "per_page": per_page,
+    return _json({"page": filters.page, "pages": page_count(total, per_page), "per_page": per_page,
                   "total": total, "releases": [press_read.release_summary(r, _release_urls(r)) for r in rows]})
 
 

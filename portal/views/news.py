@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from portal import feeds, press_feeds
 from portal.extensions import db
 from portal.models.press import RELEASE_TYPES
+from portal.numbers import page_count
 from portal.services.press import ics, press_read, uploads
 from portal.timeutil import utcnow
 from portal.views.errors import error_page
@@ -44,7 +45,7 @@ def index():
                                        args.get("page", "1")[:6])
     now = utcnow()
     releases, total = press_read.list_releases(db.session, filters, now)
-    pages = max(1, -(-total // press_read.PAGE_SIZE))
+    pages = page_count(total, press_read.PAGE_SIZE)
     return render_template("news/index.html", releases=releases, total=total, filters=filters, pages=pages,
                            topics=press_read.topics_in_use(db.session, now))
 

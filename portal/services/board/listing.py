@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -12,8 +12,8 @@ from portal.errors import ValidationFailed
 from portal.models import Department, Question, StaffUser
 from portal.models.question import ANSWERED, CATEGORIES, PUBLISHED, RECEIVED, ROUTED
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
-from portal.numbers import parse_positive_int
-from portal.timeutil import BEIJING
+from portal.numbers import page_count, parse_positive_int
+from portal.timeutil import BEIJING, month_range, parse_month
 
 CATEGORY_MESSAGE = "类别应为咨询、建议、投诉或求助。"
 
@@ -39,7 +39,7 @@ class Page:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        return page_count(self.total, self.per_page)
 
     @property
     def has_prev(self) -> bool:
@@ -60,11 +60,7 @@ def parse_board_filters(session: Session, department: str, category: str, month:
             reasons["department"] = "没有这个部门。"
     out.category = parse_category(category, reasons)
     if month:
-        try:
-            parsed = datetime.strptime(month, "%Y-%m")
-        except ValueError:
-            parsed = None
-        if parsed is not None and 1990 <= parsed.year <= 2100:
+        if parse_month(month) is not None:
             out.month = month
         else:
             reasons["month"] = "月份格式应为 2026-11 这样的“年-月”（1990-2100 年）。"
@@ -147,13 +143,6 @@ def where_item_filters(stmt: Select, filters: ItemFilters) -> Select:
     if filters.until:
         stmt = stmt.where(Question.received_at < day_start(filters.until + timedelta(days=1)))
     return stmt
-
-
-def month_range(month: str) -> tuple[datetime, datetime]:
-    """UTC bounds of a Beijing calendar month."""
-    start = datetime.strptime(month, "%Y-%m").replace(tzinfo=BEIJING)
-    end = (start + timedelta(days=32)).replace(day=1)
-    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def published_board(session: Session, filters: BoardFilters, per_page: int) -> Page:

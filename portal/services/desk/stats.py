@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal import timeutil
 from portal.errors import ValidationFailed
 from portal.models import Department, Memo, Question
 from portal.models.question import REJECTED
-from portal.services.board.listing import month_range
-from portal.timeutil import to_beijing
+from portal.timeutil import month_range, to_beijing
 
 UNASSIGNED = "未分办"
 SATISFIED = ("satisfied", "basically")
@@ -77,11 +77,7 @@ def parse_month(text: str | None) -> str | None:
     text = (text or "").strip()
     if not text:
         return None
-    try:
-        parsed = datetime.strptime(text, "%Y-%m") if len(text) == 7 and text.isascii() else None
-    except ValueError:
-        parsed = None
-    if parsed is None or not 1990 <= parsed.year <= 2100:
+    if timeutil.parse_month(text) is None:
         raise ValidationFailed({"month": MONTH_MESSAGE})
     return text
 

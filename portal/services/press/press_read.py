@@ -14,7 +14,7 @@ from portal.models import Attachment, Conference, Department, DirectoryEntry, Re
 from portal.models.press import RELEASE_TYPES
 from portal.services.bulletins.bulletin_read import ContentVersion, _aware, _version
 from portal.services.bulletins.publishing import SLUG_RE
-from portal.timeutil import BEIJING, to_beijing, utcnow
+from portal.timeutil import month_range, parse_month, to_beijing, utcnow
 
 PAGE_SIZE = 20
 
@@ -29,18 +29,6 @@ class ReleaseFilters:
     page: int = 1
 
 
-def month_range(month: str) -> tuple[datetime, datetime] | None:
-    """A YYYY-MM Beijing-time month as a UTC [start, end) range; None when malformed."""
-    try:
-        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=BEIJING)
-    except ValueError:
-        return None
-    if not 2000 <= start.year <= 2999:
-        return None
-    end = (start + timedelta(days=32)).replace(day=1)
-    return start, end
-
-
 def clean_filters(type_: str, topic: str, month: str, page: str) -> ReleaseFilters:
     """Filters from the query string: anything unknown or malformed is ignored."""
     try:
@@ -51,7 +39,7 @@ def clean_filters(type_: str, topic: str, month: str, page: str) -> ReleaseFilte
     return ReleaseFilters(
         type=type_ if type_ in RELEASE_TYPES else "",
         topic=topic[:20] if topic and "," not in topic else "",
-        month=month if month_range(month or "") else "",
+        month=month if parse_month(month) else "",
         page=number,
     )
 
@@ -64,7 +52,7 @@ def strict_filters(type_: str, topic: str, month: str, page: str) -> ReleaseFilt
     topic = clean_text(topic or "").strip()
     if len(topic) > 20 or "," in topic:
         reasons["topic"] = "topic 应为一个话题（不超过 20 个字，不含逗号）。"
-    if month and month_range(month) is None:
+    if month and parse_month(month) is None:
         reasons["month"] = "month 格式应为 YYYY-MM，例如 2026-11。"
     number = 1
     if page:
@@ -92,7 +80,7 @@ def list_releases(session: Session, filters: ReleaseFilters, now: datetime | Non
     if filters.topic:
         stmt = stmt.where(Release.topics.contains(f",{filters.topic},", autoescape=True))
     if filters.month:
-        start, end = month_range(filters.month)  # type: ignore[misc]
+        start, end = month_range(filters.month)
         stmt = stmt.where(Release.publish_at >= start, Release.publish_at < end)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(

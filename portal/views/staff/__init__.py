@@ -60,7 +60,8 @@ def index():
     return render_template("staff/index.html", queue=queue, notices=unread)
 
 
-def _load(question_id: int, reading: bool = False) -> Question:
+def load_question(question_id: int, reading: bool = False) -> Question:
+    """The question as the signed-in staff member may see it: 404 when there is none, 403 when not theirs."""
     try:
         return get_for_staff(db.session, current_user, question_id, reading=reading)
     except NotFound:
@@ -120,14 +121,14 @@ def _render_question(question: Question, status: int = 200, errors=None, preview
 @roles_required(*HANDLERS)
 def question(question_id: int):
     """One question with its history and the actions the user may take (co-departments may read it)."""
-    return _render_question(_load(question_id, reading=True))
+    return _render_question(load_question(question_id, reading=True))
 
 
 @bp.post("/questions/<int:question_id>/route")
 @roles_required(ROLE_OFFICE)
 def route(question_id: int):
     """The office sends the question to a lead department (and co-departments); they are notified."""
-    q = _load(question_id)
+    q = load_question(question_id)
     form = RouteForm()
     form.department.choices = options((str(d.id), d.name) for d in listing.departments(db.session))
     form.co_departments.choices = options((str(d.id), d.name) for d in listing.departments(db.session))
@@ -152,7 +153,7 @@ def route(question_id: int):
 @roles_required(ROLE_OFFICE)
 def reject(question_id: int):
     """The office refuses the question with a reason kept on record."""
-    q = _load(question_id)
+    q = load_question(question_id)
     form = RejectForm()
     if not form.validate():
         return _render_question(q, 400, reject_form=form)
@@ -171,7 +172,7 @@ def reject(question_id: int):
 @roles_required(*HANDLERS)
 def reply(question_id: int):
     """Preview, save, or save and publish the reply."""
-    q = _load(question_id)
+    q = load_question(question_id)
     form = ReplyForm()
     if not form.validate():
         return _render_question(q, 400, reply_form=form)
@@ -195,7 +196,7 @@ def reply(question_id: int):
 @roles_required(*HANDLERS)
 def publish(question_id: int):
     """Publish the saved reply: the question appears on the board."""
-    q = _load(question_id)
+    q = load_question(question_id)
     form = PublishForm()
     if not form.validate():
         return _render_question(q, 400, errors=["表单已过期，请重试。"])
@@ -252,7 +253,7 @@ def audit_log():
 @roles_required(ROLE_OFFICE)
 def hide(question_id: int):
     """Take a published question off the board and out of search (the reason stays on record)."""
-    q = _load(question_id)
+    q = load_question(question_id)
     form = HideForm()
     if not form.validate():
         return _render_question(q, 400, hide_form=form)
@@ -271,7 +272,7 @@ def hide(question_id: int):
 @roles_required(ROLE_OFFICE)
 def unhide(question_id: int):
     """Put a hidden question back on the board."""
-    q = _load(question_id)
+    q = load_question(question_id)
     if not PublishForm().validate():
         return _render_question(q, 400, errors=["表单已过期，请重试。"])
     try:

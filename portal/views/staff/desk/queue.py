@@ -13,11 +13,11 @@ from portal.models.question import CATEGORIES, STATUS_LABELS
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
 from portal.numbers import parse_positive_int
 from portal.services.board import listing
-from portal.services.board.questions import can_handle, get_for_staff
+from portal.services.board.questions import can_handle
 from portal.services.desk import notices, routing
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import CsrfForm, options
-from portal.views.staff import _render_question, bp
+from portal.views.staff import _render_question, bp, load_question
 from portal.views.staff.desk.forms import MergeForm, NoteForm, ReturnForm, TemplateForm
 
 HANDLERS = (ROLE_OFFICE, ROLE_RESPONDER)
@@ -50,15 +50,6 @@ def question_context(question: Question, user) -> dict:
         "merged_count": routing.duplicates_of(db.session, question),
         "may_handle": can_handle(user, question),
     }
-
-
-def _load(question_id: int, reading: bool = False) -> Question:
-    try:
-        return get_for_staff(db.session, current_user, question_id, reading=reading)
-    except NotFound:
-        abort(404)
-    except Forbidden:
-        abort(403)
 
 
 def _back(question: Question):
@@ -160,7 +151,7 @@ def notices_read():
 @roles_required(*HANDLERS)
 def add_note(question_id: int):
     """Add an internal note (never public); co-departments may add theirs too."""
-    q = _load(question_id, reading=True)
+    q = load_question(question_id, reading=True)
     form = NoteForm()
     if not form.validate():
         return _render_question(q, 400, errors=[e for errs in form.errors.values() for e in errs])
@@ -175,7 +166,7 @@ def add_note(question_id: int):
 @roles_required(ROLE_OFFICE)
 def merge(question_id: int):
     """Close the question as a duplicate of an earlier answered one."""
-    q = _load(question_id)
+    q = load_question(question_id)
     form = MergeForm()
     if not form.validate():
         return _render_question(q, 400, errors=[e for errs in form.errors.values() for e in errs])
@@ -190,7 +181,7 @@ def merge(question_id: int):
 @roles_required(ROLE_RESPONDER)
 def send_back(question_id: int):
     """The lead department sends the question back to the office with a reason."""
-    q = _load(question_id)
+    q = load_question(question_id)
     form = ReturnForm()
     if not form.validate():
         return _render_question(q, 400, errors=[e for errs in form.errors.values() for e in errs])
@@ -206,7 +197,7 @@ def send_back(question_id: int):
 @roles_required(ROLE_OFFICE)
 def toggle_major(question_id: int):
     """Mark or unmark the question as a major item."""
-    q = _load(question_id)
+    q = load_question(question_id)
     if not CsrfForm().validate():
         abort(400)
     try:
