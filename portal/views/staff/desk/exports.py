@@ -60,7 +60,7 @@ def export_progress(job_id: int):
     reloads itself every few seconds without JavaScript, and its script polls the JSON status instead."""
     job = _job(job_id)
     return render_template(
-        "staff/ledger/export.html", job=job, refresh=REFRESH_SECONDS,
+        "staff/desk/export.html", job=job, refresh=REFRESH_SECONDS,
         message=exports.message(job, int(current_app.config["EXPORT_KEEP_HOURS"])),
         filters=exports.describe_filters(db.session, job),
     )

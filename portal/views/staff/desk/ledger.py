@@ -33,7 +33,7 @@ def _choices() -> dict:
 def invalid_filters(exc: ValidationFailed, source: Mapping[str, str]):
     """The ledger page with the messages and the filters as typed (400)."""
     raw = {k: str(source.get(k, ""))[:100] for k in ledger.FILTER_NAMES if k != "page"}
-    return render_template("staff/ledger/ledger.html", rows=[], has_next=False, filters=None, raw=raw,
+    return render_template("staff/desk/ledger.html", rows=[], has_next=False, filters=None, raw=raw,
                            headers=ledger.HEADERS, errors=list(exc.reasons.values()), **_choices()), 400
 
 
@@ -49,7 +49,7 @@ def ledger_page():
     total = ledger.count(db.session, filters)
     limit = int(current_app.config["EXPORT_MAX_ROWS"])
     return render_template(
-        "staff/ledger/ledger.html", rows=rows, has_next=has_next, filters=filters, raw=filters.raw,
+        "staff/desk/ledger.html", rows=rows, has_next=has_next, filters=filters, raw=filters.raw,
         headers=ledger.HEADERS, errors=[], total=total, limit=limit,
         background=min(total, limit) > int(current_app.config["EXPORT_BACKGROUND_ROWS"]),
         export_form=CsrfForm(formdata=None), jobs=exports.recent(db.session, current_user), **_choices(),
@@ -108,7 +108,7 @@ def staff_stats():
     figures = stats.month_stats(db.session, month)
     months = stats.trend(db.session, stats.add_months(month, -11), month)
     return render_template(
-        "staff/ledger/stats.html", month=month, figures=figures, months=months,
+        "staff/desk/stats.html", month=month, figures=figures, months=months,
         dept_chart=charts.department_bars(figures), trend_chart=charts.trend_lines(months),
         rate_chart=charts.rate_lines(months), pct=stats.percent, hrs=stats.hours_text, user=current_user,
     )

@@ -48,7 +48,7 @@ def memo_list():
     """Every memo with its status; the office's form for a new one from the major items."""
     status = request.args.get("status", "")
     status = status if status in MEMO_STATUS_LABELS else None
-    return render_template("staff/memos/list.html", memos=memos.list_memos(db.session, status), status=status,
+    return render_template("staff/desk/memos.html", memos=memos.list_memos(db.session, status), status=status,
                            labels=MEMO_STATUS_LABELS, form=_form(), candidates=_candidates(), errors=[],
                            chosen=set())
 
@@ -75,7 +75,7 @@ def memo_create():
             errors = [exc.message]
         else:
             return redirect(url_for("staff.memo_detail", memo_id=memo.id), 303)
-    return render_template("staff/memos/list.html", memos=memos.list_memos(db.session), status=None,
+    return render_template("staff/desk/memos.html", memos=memos.list_memos(db.session), status=None,
                            labels=MEMO_STATUS_LABELS, form=form, candidates=_candidates(), errors=errors,
                            chosen=set(ids)), 400
 
@@ -86,7 +86,7 @@ def memo_detail(memo_id: int):
     """The memo as a printable A4 page: items, their timelines, department, suggestion, sign-off fields."""
     memo = _memo(memo_id)
     timelines = {item.question_id: memos.timeline(db.session, item.question) for item in memo.items}
-    return render_template("staff/memos/memo.html", memo=memo, timelines=timelines, form=CsrfForm(formdata=None))
+    return render_template("staff/desk/memo.html", memo=memo, timelines=timelines, form=CsrfForm(formdata=None))
 
 
 @bp.post("/memos/<int:memo_id>/advance")
