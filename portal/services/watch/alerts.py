@@ -110,24 +110,30 @@ def send_digests(session: Session, now: datetime, settings: WatchSettings) -> in
         told[key].add(item_id)
     pending: dict[str, dict[str, list]] = defaultdict(lambda: {"match": [], "spread": []})
     urls: dict[str, str] = {}
+    # Stories pushed to a channel: their later items are told as the story's spread.
+    pushed: dict[str, set[int]] = defaultdict(set)
+    for key, url, cluster_id in session.execute(select(
+            WatchAlertDelivery.channel_key, WatchAlertDelivery.channel, WatchAlertDelivery.cluster_id).where(
+            WatchAlertDelivery.kind == ALERT_IMMEDIATE, WatchAlertDelivery.created_at >= now - DIGEST_LOOKBACK)):
+        urls[key] = url
+        pushed[key].add(cluster_id)
+
+    def add(key: str, item: WatchItem) -> None:
+        if item.id in told[key] or item in pending[key]["match"] or item in pending[key]["spread"]:
+            return
+        pending[key]["spread" if item.cluster_id in pushed[key] else "match"].append(item)
+
     recent = session.scalars(select(WatchMatch).join(WatchItem).where(
         WatchItem.first_seen_at >= now - DIGEST_LOOKBACK).order_by(WatchItem.first_seen_at))
     for match in recent:
         for url in channels_for(session, match.plan, match.item, settings):
-            key = channel_key(url)
-            urls[key] = url
-            if match.item_id not in told[key] and match.item not in pending[key]["match"]:
-                pending[key]["match"].append(match.item)
-    # Where a pushed story spread since: items of its cluster the channel has not heard of.
-    pushed = session.execute(select(WatchAlertDelivery.channel_key, WatchAlertDelivery.channel,
-                                    WatchAlertDelivery.cluster_id).where(
-        WatchAlertDelivery.kind == ALERT_IMMEDIATE, WatchAlertDelivery.created_at >= now - DIGEST_LOOKBACK))
-    for key, url, cluster_id in pushed:
-        urls[key] = url
-        cluster = session.get(WatchCluster, cluster_id)
-        for item in cluster.items if cluster else []:
-            if item.id not in told[key] and item not in pending[key]["match"] and item not in pending[key]["spread"]:
-                pending[key]["spread"].append(item)
+            urls[channel_key(url)] = url
+            add(channel_key(url), match.item)
+    for key, cluster_ids in pushed.items():
+        for cluster_id in cluster_ids:
+            cluster = session.get(WatchCluster, cluster_id)
+            for item in cluster.items if cluster else []:
+                add(key, item)
     queued = 0
     for key, found in pending.items():
         items = (found["match"] + found["spread"])[:DIGEST_MAX_ITEMS]
