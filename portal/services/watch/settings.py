@@ -22,7 +22,7 @@ class WatchSettings:
     retry_after_cap_seconds: int = 86400
     pause_after_failures: int = 20
     user_agent: str = "portal-watch/1.0 (+feed reader of a county government office)"
-    cluster_threshold: float = 0.35
+    cluster_threshold: float = 0.3
     cluster_window_days: int = 30
     alert_urls: tuple[str, ...] = field(default_factory=tuple)
     digest_times: tuple[str, ...] = ("08:30", "14:30")
