@@ -34,8 +34,9 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
     from portal.cli_backup import backup_command, restore_command
     from portal.cli_bulletins import send_due_notifications
+    from portal.cli_watch import watch_group
 
-    for command in (send_due_notifications, backup_command, restore_command):
+    for command in (send_due_notifications, backup_command, restore_command, watch_group):
         app.cli.add_command(command)
 
 

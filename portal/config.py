@@ -139,6 +139,22 @@ DEFAULTS: dict[str, Any] = {
     # within s-maxage. deploy/nginx.conf accepts this only from the addresses in its `geo` list. The pages'
     # address is PORTAL_BASE_URL, or else the publishing request's.
     "EDGE_REFRESH_URLS": "",
+    # Watching other platforms (舆情监测): fetch interval (per-source override, adaptive within the bounds),
+    # politeness, caps, near-duplicate threshold, default alert channels (Apprise URLs), patrol digest times.
+    "WATCH_INTERVAL_MINUTES": 10,
+    "WATCH_MIN_INTERVAL_MINUTES": 5,
+    "WATCH_MAX_INTERVAL_MINUTES": 360,
+    "WATCH_CONCURRENCY": 20,
+    "WATCH_PER_HOST": 2,
+    "WATCH_TIMEOUT_SECONDS": 20.0,
+    "WATCH_MAX_BYTES": 8 * 1024 * 1024,
+    "WATCH_TEXT_MAX_CHARS": 256 * 1024,
+    "WATCH_RETRY_AFTER_CAP_SECONDS": 86400,
+    "WATCH_PAUSE_AFTER_FAILURES": 20,
+    "WATCH_CLUSTER_THRESHOLD": 0.3,
+    "WATCH_ALERT_URLS": "",
+    "WATCH_DIGEST_TIMES": "08:30,14:30",
+    "WATCH_DIGEST_MIN_INTERVAL_MINUTES": 60,
     # Part of every page ETag: change it (or let it default to the code and templates' fingerprint) on deploy.
     "CACHE_BUILD": "",
 }
@@ -209,6 +225,20 @@ _ENV_TYPED = {
     "PAGE_CACHE_CONTROL_CRISIS": str,
     "CACHE_BUILD": str,
     "EDGE_REFRESH_URLS": str,
+    "WATCH_INTERVAL_MINUTES": int,
+    "WATCH_MIN_INTERVAL_MINUTES": int,
+    "WATCH_MAX_INTERVAL_MINUTES": int,
+    "WATCH_CONCURRENCY": int,
+    "WATCH_PER_HOST": int,
+    "WATCH_TIMEOUT_SECONDS": float,
+    "WATCH_MAX_BYTES": int,
+    "WATCH_TEXT_MAX_CHARS": int,
+    "WATCH_RETRY_AFTER_CAP_SECONDS": int,
+    "WATCH_PAUSE_AFTER_FAILURES": int,
+    "WATCH_CLUSTER_THRESHOLD": float,
+    "WATCH_ALERT_URLS": str,
+    "WATCH_DIGEST_TIMES": str,
+    "WATCH_DIGEST_MIN_INTERVAL_MINUTES": int,
 }
 
 

@@ -12,9 +12,23 @@ from portal.models.search import SearchOutbox
 from portal.models.site import SiteState
 from portal.models.staff import Department, StaffUser
 from portal.models.subscription import Subscription
+from portal.models.watch import (
+    WatchAlertDelivery,
+    WatchAlertedItem,
+    WatchCluster,
+    WatchDepartmentChannel,
+    WatchFetchLog,
+    WatchItem,
+    WatchMatch,
+    WatchPlan,
+    WatchSighting,
+    WatchSource,
+)
 
 __all__ = [
     "Attachment", "AuditEntry", "Base", "Conference", "Department", "DirectoryEntry", "ExportJob", "Incident",
     "InternalNote", "Memo", "MemoItem", "Notification", "Question", "Release", "ReleaseEdition", "Reply",
     "ReplyTemplate", "Report", "SearchOutbox", "SiteState", "StaffUser", "Subscription", "Update", "UpdateEdition",
+    "WatchAlertDelivery", "WatchAlertedItem", "WatchCluster", "WatchDepartmentChannel", "WatchFetchLog", "WatchItem",
+    "WatchMatch", "WatchPlan", "WatchSighting", "WatchSource",
 ]

@@ -1,0 +1,16 @@
+"""The watch's periodic work, for the worker to schedule: (name, function, interval in seconds).
+
+Each function takes a Session, the current time and the settings, and commits its own work; the worker registers
+them in a few lines, e.g. ``for name, fn, every in PERIODIC: schedule(every, fn, session, utcnow(), settings)``.
+"""
+
+from __future__ import annotations
+
+from portal.services.watch.alerts import send_digests, send_due_alerts
+from portal.services.watch.cycle import run_due_fetches
+
+PERIODIC = (
+    ("watch.fetch", run_due_fetches, 60),  # each source is due on its own interval; this only looks
+    ("watch.alerts", send_due_alerts, 30),
+    ("watch.digests", send_digests, 300),  # sends only once a patrol time has come
+)

@@ -1,0 +1,1 @@
+"""The watch desk (/staff/watch): watched items, sources with their health, plans."""
