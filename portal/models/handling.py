@@ -44,6 +44,9 @@ class QuestionStep(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), nullable=True)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Review (审核) of a responder's interim or supplementary reply: shown once published; returned with a note.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     author: Mapped[StaffUser | None] = relationship(lazy="joined")
@@ -51,6 +54,16 @@ class QuestionStep(Base):
     @property
     def label(self) -> str:
         return STEP_LABELS.get(self.kind, self.kind)
+
+    @property
+    def is_pending(self) -> bool:
+        """Waiting for the office's review."""
+        return self.published_at is None and self.review_note is None
+
+    @property
+    def is_returned(self) -> bool:
+        """Returned by the office for changes (kept on record, never shown to the citizen)."""
+        return self.published_at is None and self.review_note is not None
 
     @property
     def is_public(self) -> bool:

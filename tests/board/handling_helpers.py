@@ -67,3 +67,22 @@ def actions(app, qid: int) -> list[str]:
             .where(AuditEntry.subject_type == "question", AuditEntry.subject_id == qid)
             .order_by(AuditEntry.id)
         ))
+
+
+def pending_step_id(app, qid: int) -> int:
+    """The id of the interim or supplementary reply waiting for the office's review."""
+    from portal.models import QuestionStep
+
+    with app.app_context():
+        step_id = db.session.scalar(select(QuestionStep.id).where(
+            QuestionStep.question_id == qid, QuestionStep.published_at.is_(None), QuestionStep.review_note.is_(None)
+        ))
+    assert step_id is not None, "no step waits for review"
+    return step_id
+
+
+def office_publishes_step(app, qid: int) -> None:
+    """The office approves the responder's pending interim or supplementary reply."""
+    office = signed_in(app, "office")
+    response = post(office, qid, "steps/review", step=str(pending_step_id(app, qid)), publish_step="通过并公开")
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]

@@ -6,7 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from conftest import csrf_token
-from handling_helpers import REPLY, actions, asked_and_routed, post, published, signed_in, track
+from handling_helpers import (
+    REPLY,
+    actions,
+    asked_and_routed,
+    office_publishes_step,
+    pending_step_id,
+    post,
+    published,
+    signed_in,
+    track,
+)
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -34,16 +44,33 @@ def test_interim_reply_is_shown_on_track_and_then_on_the_question_page(app, staf
     assert short.status_code == 400
     assert "阶段性答复" in short.get_data(as_text=True) and "在办" in short.get_data(as_text=True)
 
+    # Review is on: the interim reply waits for the office, which returns it once, then publishes it.
+    first = "路灯问题正在处理。请耐心等待后续消息。"
+    assert post(responder, qid, "interim", body=first).status_code == 303
+    assert first not in track(app.test_client(), number, code)
+    office = signed_in(app, "office")
+    assert "阶段性答复，请审核" in office.get("/staff/").get_data(as_text=True)
+    step = str(pending_step_id(app, qid))
+    no_comment = post(office, qid, "steps/review", step=step, comment="", return_step="退回修改")
+    assert no_comment.status_code == 400 and "请填写退回修改的意见" in no_comment.get_data(as_text=True)
+    assert post(office, qid, "steps/review", step=step, comment="请写明预计修复时间",
+                return_step="退回修改").status_code == 303
+    assert "请写明预计修复时间" in responder.get(f"/staff/questions/{qid}").get_data(as_text=True)
+    assert first not in track(app.test_client(), number, code)
+
     assert post(responder, qid, "interim", body=INTERIM).status_code == 303
+    office_publishes_step(app, qid)
     page = track(app.test_client(), number, code)
     assert "办理进展" in page and "阶段性答复" in page and INTERIM in page and "测试县交通运输局" in page
-    assert "办理进展" in signed_in(app, "office").get("/staff/").get_data(as_text=True)
+    assert first not in page
 
     assert post(responder, qid, "reply", body=REPLY, submit_review="提交审核").status_code == 303
     assert post(signed_in(app, "office"), qid, "publish").status_code == 303
     detail = app.test_client().get(f"/questions/{number}").get_data(as_text=True)
     assert INTERIM in detail and detail.index(INTERIM) < detail.index("官方答复")
-    assert "question.interim" in actions(app, qid)
+    assert [a for a in actions(app, qid) if a.startswith("question.step")] == [
+        "question.step_submitted", "question.step_returned", "question.step_submitted", "question.step_published",
+    ]
 
 
 def test_extension_approved_by_the_office_moves_the_due_time_and_the_citizen_sees_it(app, staff):
@@ -128,6 +155,9 @@ def test_unsatisfied_rating_tells_the_office_which_sends_it_back_for_a_supplemen
 
     supplement = "网友您好：经现场核实，路灯控制箱故障已于今晚更换，现已恢复照明。"
     assert post(responder, qid, "supplement", body=supplement).status_code == 303
+    assert supplement not in track(app.test_client(), number, code)  # waits for review
+    assert "已答复，重新办理中" in responder.get("/staff/").get_data(as_text=True)
+    office_publishes_step(app, qid)
     page = track(app.test_client(), number, code)
     assert "补充答复" in page and supplement in page and "请现场核实后答复" not in page
     detail = app.test_client().get(f"/questions/{number}").get_data(as_text=True)
@@ -165,6 +195,9 @@ def test_one_follow_up_by_the_citizen_answered_in_the_same_thread(app, staff):
                       data={"csrf_token": token, "body": "与我局无关的补充答复内容，不应发布。"}).status_code == 403
     answer = "网友您好：我局已将解放路线路整体改造列入明年计划，届时将一并更换。"
     assert post(responder, qid, "supplement", body=answer).status_code == 303
+    again = post(responder, qid, "supplement", body=answer + "又一条")
+    assert again.status_code == 409 and "审核" in again.get_data(as_text=True)
+    office_publishes_step(app, qid)
     page = track(app.test_client(), number, code)
     assert question in page and answer in page and page.index(question) < page.index(answer)
     assert "追问内容" not in page  # one follow-up only

@@ -26,6 +26,8 @@ def upgrade():
     sa.Column('author_id', sa.Integer(), nullable=True),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('created_at', portal.models.base.UTCDateTime(), nullable=False),
+    sa.Column('published_at', portal.models.base.UTCDateTime(), nullable=True),
+    sa.Column('review_note', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['author_id'], ['staff_user.id'], name=op.f('fk_question_step_author_id_staff_user')),
     sa.ForeignKeyConstraint(['department_id'], ['department.id'], name=op.f('fk_question_step_department_id_department')),
     sa.ForeignKeyConstraint(['question_id'], ['question.id'], name=op.f('fk_question_step_question_id_question'), ondelete='CASCADE'),

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from portal.errors import Forbidden, InvalidTransition, ValidationFailed
 from portal.markup import clean_text
 from portal.models import DueExtension, Question, QuestionStep, StaffUser
-from portal.models.desk import NOTICE_EXTENSION, NOTICE_FOLLOWUP, NOTICE_STEP
+from portal.models.desk import NOTICE_EXTENSION, NOTICE_FOLLOWUP, NOTICE_REVIEW, NOTICE_STEP
 from portal.models.handling import (
     EXT_APPROVED,
     EXT_PENDING,
@@ -33,6 +33,7 @@ from portal.services.desk import notices
 from portal.timeutil import to_beijing, utcnow
 
 AFTER_REPLY = (STEP_FOLLOWUP, STEP_REDO, STEP_SUPPLEMENT)
+REVIEWED_STEPS = (STEP_INTERIM, STEP_SUPPLEMENT)  # what a responder writes for the citizen: reviewed like replies
 STEP_MIN, STEP_MAX = 10, 5000
 FOLLOWUP_MIN, FOLLOWUP_MAX = 10, 500
 OPINION_MIN, OPINION_MAX = 2, 2000
@@ -45,7 +46,7 @@ def steps_for(session: Session, question: Question, public_only: bool = False) -
     """The question's handling steps, oldest first; `public_only` leaves out co-departments' opinions."""
     stmt = select(QuestionStep).where(QuestionStep.question_id == question.id)
     if public_only:
-        stmt = stmt.where(QuestionStep.kind != STEP_OPINION)
+        stmt = stmt.where(QuestionStep.kind != STEP_OPINION, QuestionStep.published_at.is_not(None))
     return list(session.scalars(stmt.order_by(QuestionStep.created_at, QuestionStep.id)))
 
 
@@ -111,9 +112,13 @@ def _speaker(actor: StaffUser, question: Question) -> int | None:
     return actor.department_id if actor.role == ROLE_RESPONDER else None
 
 
-def _add_step(session: Session, actor: StaffUser | None, question: Question, kind: str, body: str) -> QuestionStep:
+def _add_step(
+    session: Session, actor: StaffUser | None, question: Question, kind: str, body: str, publish: bool = True
+) -> QuestionStep:
+    now = utcnow()
     step = QuestionStep(question_id=question.id, kind=kind, author_id=actor.id if actor else None,
-                        department_id=_speaker(actor, question) if actor else None, body=body, created_at=utcnow())
+                        department_id=_speaker(actor, question) if actor else None, body=body, created_at=now,
+                        published_at=now if publish else None)
     session.add(step)
     session.flush()
     return step
@@ -122,19 +127,35 @@ def _add_step(session: Session, actor: StaffUser | None, question: Question, kin
 # ---- interim replies ------------------------------------------------------------------------------------
 
 
-def add_interim(session: Session, actor: StaffUser, question: Question, body: str) -> QuestionStep:
-    """The handling department (or the office) tells the citizen how handling is going; shown at once."""
+def held_for_review(actor: StaffUser, review: bool) -> bool:
+    """With review (审核) on, what a responder writes for the citizen waits for the office."""
+    return review and actor.role != ROLE_OFFICE
+
+
+def _ask_review(session: Session, actor: StaffUser, question: Question, step: QuestionStep) -> None:
+    dept = actor.department.name if actor.department else ""
+    notices.add_notice(session, None, question, NOTICE_REVIEW,
+                       f"{dept}提交了留言 {question.number}“{question.title}”的{step.label}，请审核后公开或退回修改。")
+    audit.record(session, actor, "question.step_submitted", "question", question.id, step_id=step.id, kind=step.kind)
+
+
+def add_interim(session: Session, actor: StaffUser, question: Question, body: str, review: bool = True) -> QuestionStep:
+    """The handling department (or the office) tells the citizen how handling is going (after review, if on)."""
     if not question_service.can_handle(actor, question):
         raise Forbidden("您无权办理这条留言。")
     allowed = HANDLING_STATES + (RECEIVED,) if actor.role == ROLE_OFFICE else HANDLING_STATES
     if question.status not in allowed:
         raise InvalidTransition("只有办理中的留言可以作阶段性答复。")
     text = _text(body, "body", STEP_MIN, STEP_MAX, "阶段性答复")
-    step = _add_step(session, actor, question, STEP_INTERIM, text)
-    if actor.role != ROLE_OFFICE:
-        notices.add_notice(session, None, question, NOTICE_STEP,
-                           f"留言 {question.number}“{question.title}”有新的阶段性答复。")
-    audit.record(session, actor, "question.interim", "question", question.id, step_id=step.id, length=len(text))
+    held = held_for_review(actor, review)
+    step = _add_step(session, actor, question, STEP_INTERIM, text, publish=not held)
+    if held:
+        _ask_review(session, actor, question, step)
+    else:
+        if actor.role != ROLE_OFFICE:
+            notices.add_notice(session, None, question, NOTICE_STEP,
+                               f"留言 {question.number}“{question.title}”有新的阶段性答复。")
+        audit.record(session, actor, "question.interim", "question", question.id, step_id=step.id, length=len(text))
     session.commit()
     return step
 
@@ -250,14 +271,34 @@ def follow_up(session: Session, question: Question, body: str) -> QuestionStep:
     return step
 
 
-def add_supplement(session: Session, actor: StaffUser, question: Question, body: str) -> QuestionStep:
-    """The department answers the follow-up or the send-back (重办) in the same thread; the question is settled."""
+def pending_steps(session: Session, question: Question) -> list[QuestionStep]:
+    """Interim and supplementary replies waiting for the office's review."""
+    return [s for s in steps_for(session, question) if s.kind in REVIEWED_STEPS and s.is_pending]
+
+
+def add_supplement(
+    session: Session, actor: StaffUser, question: Question, body: str, review: bool = True
+) -> QuestionStep:
+    """The department answers the follow-up or the send-back (重办) in the same thread (after review, if on)."""
     if not question_service.can_handle(actor, question):
         raise Forbidden("您无权答复这条留言。")
     if question.status != PUBLISHED or question.reopen_kind is None:
         raise InvalidTransition("只有网友追问或办公室要求重新办理的留言需要补充答复。")
+    if any(s.kind == STEP_SUPPLEMENT for s in pending_steps(session, question)):
+        raise InvalidTransition("补充答复已提交办公室审核，审核退回后才能重新提交。")
     text = _text(body, "body", STEP_MIN, STEP_MAX, "补充答复")
-    step = _add_step(session, actor, question, STEP_SUPPLEMENT, text)
+    held = held_for_review(actor, review)
+    step = _add_step(session, actor, question, STEP_SUPPLEMENT, text, publish=not held)
+    if held:
+        _ask_review(session, actor, question, step)
+    else:
+        settle_reopened(session, actor, question, step)
+    session.commit()
+    return step
+
+
+def settle_reopened(session: Session, actor: StaffUser, question: Question, step: QuestionStep) -> None:
+    """A published supplementary reply answers the follow-up or the send-back: the question is settled again."""
     kind = question.reopen_kind
     question.reopen_kind = None
     question.reopened_at = None
@@ -266,8 +307,6 @@ def add_supplement(session: Session, actor: StaffUser, question: Question, body:
                            f"留言 {question.number}“{question.title}”已作补充答复。")
     audit.record(session, actor, "question.supplement", "question", question.id, step_id=step.id, answers=kind)
     enqueue_for_search(session, question.id)
-    session.commit()
-    return step
 
 
 # ---- co-departments -------------------------------------------------------------------------------------

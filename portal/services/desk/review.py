@@ -9,13 +9,13 @@ from portal.errors import Forbidden, InvalidTransition, ValidationFailed
 from portal.markup import clean_text
 from portal.models import Question, QuestionStep, StaffUser
 from portal.models.desk import NOTICE_FOLLOWUP, NOTICE_REVIEW, NOTICE_REVIEWED, NOTICE_UNSATISFIED
-from portal.models.handling import STEP_REDO
+from portal.models.handling import STEP_REDO, STEP_SUPPLEMENT
 from portal.models.question import ANSWERED, PUBLISHED, RATINGS, REOPEN_REDO, REVIEW
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
 from portal.services import audit
 from portal.services.board import questions as question_service
 from portal.services.desk import notices
-from portal.services.desk.handling import steps_for
+from portal.services.desk.handling import REVIEWED_STEPS, settle_reopened, steps_for
 from portal.timeutil import utcnow
 
 REVIEW_NOTE_MIN, REVIEW_NOTE_MAX = 2, 1000
@@ -92,7 +92,7 @@ def send_back_for_redo(session: Session, actor: StaffUser, question: Question, n
     body = f"网友评价：不满意。网友意见：{citizen}" + (f"\n办公室意见：{note}" if note else "")
     now = utcnow()
     step = QuestionStep(question_id=question.id, kind=STEP_REDO, department_id=None, author_id=actor.id,
-                        body=body, created_at=now)
+                        body=body, created_at=now, published_at=now)
     session.add(step)
     question.reopen_kind = REOPEN_REDO
     question.reopened_at = now
@@ -103,3 +103,49 @@ def send_back_for_redo(session: Session, actor: StaffUser, question: Question, n
     session.commit()
     return step
 
+
+
+# ---- review of interim and supplementary replies --------------------------------------------------------
+
+
+def _pending_step(session: Session, actor: StaffUser, question: Question, step_id: int | None) -> QuestionStep:
+    if actor.role != ROLE_OFFICE:
+        raise Forbidden("只有办公室可以审核。")
+    step = session.get(QuestionStep, step_id) if step_id else None
+    if step is None or step.question_id != question.id or step.kind not in REVIEWED_STEPS:
+        raise ValidationFailed({"step": "请选择要审核的阶段性答复或补充答复。"})
+    if not step.is_pending:
+        raise InvalidTransition("这条内容已经审核过了。")
+    return step
+
+
+def publish_step(session: Session, actor: StaffUser, question: Question, step_id: int | None) -> QuestionStep:
+    """The office publishes a responder's interim or supplementary reply (a supplement settles the question)."""
+    step = _pending_step(session, actor, question, step_id)
+    if step.kind == STEP_SUPPLEMENT and (question.status != PUBLISHED or question.reopen_kind is None):
+        raise InvalidTransition("这条留言已不需要补充答复。")
+    step.published_at = utcnow()
+    audit.record(session, actor, "question.step_published", "question", question.id, step_id=step.id,
+                 kind=step.kind)
+    if step.kind == STEP_SUPPLEMENT:
+        settle_reopened(session, actor, question, step)
+    session.commit()
+    return step
+
+
+def return_step(
+    session: Session, actor: StaffUser, question: Question, step_id: int | None, comment: str
+) -> QuestionStep:
+    """The office returns a responder's interim or supplementary reply with a comment; it is never shown."""
+    step = _pending_step(session, actor, question, step_id)
+    comment = clean_text(comment or "").strip()
+    if not REVIEW_NOTE_MIN <= len(comment) <= REVIEW_NOTE_MAX:
+        raise ValidationFailed({"comment": f"请填写退回修改的意见（{REVIEW_NOTE_MIN}-{REVIEW_NOTE_MAX} 个字）。"})
+    step.review_note = comment
+    notices.add_notice(session, step.department_id or question.department_id, question, NOTICE_REVIEWED,
+                       f"办公室退回了留言 {question.number}“{question.title}”的{step.label}，"
+                       f"请修改后重新提交：{comment}")
+    audit.record(session, actor, "question.step_returned", "question", question.id, step_id=step.id,
+                 kind=step.kind, comment=comment)
+    session.commit()
+    return step

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from portal.views.forms import strip
@@ -95,3 +95,11 @@ class OpinionForm(FlaskForm):
     body = TextAreaField("协办意见（牵头部门可见，不公开）", id="opinion-body", filters=[strip],
                          validators=[DataRequired("请填写协办意见。"), Length(max=2000, message="不超过 2000 个字。")])
     submit = SubmitField("提交协办意见")
+
+
+class StepReviewForm(FlaskForm):
+    step = HiddenField()
+    comment = TextAreaField("退回修改意见（退回时必填）", id="step-comment", filters=[strip],
+                            validators=[Length(max=1000, message="不超过 1000 个字。")])
+    publish_step = SubmitField("通过并公开")
+    return_step = SubmitField("退回修改")

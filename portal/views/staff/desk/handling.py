@@ -25,6 +25,7 @@ from portal.views.staff.desk.forms import (
     OpinionForm,
     RedoForm,
     ReviewReturnForm,
+    StepReviewForm,
     SupplementForm,
 )
 
@@ -51,7 +52,18 @@ def handling_context(question: Question, user) -> dict:
         "redo_form": RedoForm(formdata=None),
         "supplement_form": SupplementForm(formdata=None),
         "opinion_form": OpinionForm(formdata=None),
+        "step_review_form": StepReviewForm(formdata=None),
+        "pending_supplement": any(s.kind == "supplement" for s in handling.pending_steps(db.session, question)),
     }
+
+
+def _review() -> bool:
+    return bool(current_app.config["REPLY_REVIEW"])
+
+
+def _done(what: str) -> str:
+    held = handling.held_for_review(current_user, _review())
+    return f"{what}已提交办公室审核，审核通过后公开。" if held else f"{what}已公开。"
 
 
 def _load(question_id: int, reading: bool = False) -> Question:
@@ -107,6 +119,21 @@ def return_reply(question_id: int):
                 "答复已退回部门修改。")
 
 
+@bp.post("/questions/<int:question_id>/steps/review")
+@roles_required(ROLE_OFFICE)
+def review_step(question_id: int):
+    """The office publishes a responder's interim or supplementary reply, or returns it with a comment."""
+    q = _load(question_id)
+    form = StepReviewForm()
+    step_id = parse_positive_int(form.step.data or "", 10**9)
+    if form.return_step.data:
+        return _act(q, form, "step_review_form",
+                    lambda: review.return_step(db.session, current_user, q, step_id, form.comment.data or ""),
+                    "已退回部门修改。")
+    return _act(q, form, "step_review_form", lambda: review.publish_step(db.session, current_user, q, step_id),
+                "已审核通过并公开。")
+
+
 # ---- interim replies and extensions ---------------------------------------------------------------------
 
 
@@ -117,8 +144,8 @@ def interim(question_id: int):
     q = _load(question_id)
     form = InterimForm()
     return _act(q, form, "interim_form",
-                lambda: handling.add_interim(db.session, current_user, q, form.body.data or ""),
-                "阶段性答复已发布。")
+                lambda: handling.add_interim(db.session, current_user, q, form.body.data or "", _review()),
+                _done("阶段性答复"))
 
 
 @bp.post("/questions/<int:question_id>/extension")
@@ -173,8 +200,8 @@ def supplement(question_id: int):
         abort(403)
     form = SupplementForm()
     return _act(q, form, "supplement_form",
-                lambda: handling.add_supplement(db.session, current_user, q, form.body.data or ""),
-                "补充答复已发布。")
+                lambda: handling.add_supplement(db.session, current_user, q, form.body.data or "", _review()),
+                _done("补充答复"))
 
 
 # ---- co-departments -------------------------------------------------------------------------------------
