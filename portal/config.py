@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "DUE_SAME_DAY_HOUR": 18,
     "DUE_NEXT_DAY_HOUR": 12,
     "DUE_SOON_HOURS": 2,
+    # Review before publication (审核): a responder's reply goes to the office, which publishes or returns it.
+    "REPLY_REVIEW": True,
     # Holidays and make-up workdays (调休上班) for the clock; None: content/calendar.txt.
     "CALENDAR_FILE": None,
     # The ledger's exports stop after this many rows (a huge range streams, and is cut here with a note).
@@ -172,6 +174,7 @@ _ENV_TYPED = {
     "DUE_SAME_DAY_HOUR": int,
     "DUE_NEXT_DAY_HOUR": int,
     "DUE_SOON_HOURS": int,
+    "REPLY_REVIEW": bool,
     "CALENDAR_FILE": str,
     "SMTP_HOST": str,
     "SMTP_PORT": int,

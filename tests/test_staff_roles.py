@@ -279,3 +279,35 @@ def test_wrong_password_does_not_sign_in(client, auth, staff):
     response = auth.login("office", PASSWORD + "x")
     assert response.status_code == 401
     assert is_login_redirect(client.get("/staff/"))
+
+
+# ---- review and handling in steps (issue 16): the new routes, and the object-level rule on each ----------
+
+HANDLING_POSTS = ["submit", "review/return", "steps/review", "interim", "extension", "extension/decide", "redo",
+                  "supplement", "opinion"]
+
+
+def test_the_handling_routes_are_in_the_matrix_with_their_roles(app):
+    allowed = {rule.rule: app.view_functions[rule.endpoint].allowed_roles for rule in staff_rules(app)}
+    expected = {
+        "submit": {"responder"}, "review/return": {"office"}, "steps/review": {"office"},
+        "interim": {"office", "responder"},
+        "extension": {"office", "responder"}, "extension/decide": {"office"}, "redo": {"office"},
+        "supplement": {"office", "responder"}, "opinion": {"responder"},
+    }
+    for action, roles in expected.items():
+        assert allowed[f"/staff/questions/<int:question_id>/{action}"] == roles, action
+
+
+def test_responder_of_another_department_cannot_use_the_handling_routes(app, staff):
+    qid, _number = new_question(app)
+    route_to(app, qid, staff.roads)
+    before = snapshot(app)
+    other = login_client(app, "responder2")  # 教育, not a co-department
+    token = csrf_token(other, "/staff/")
+    data = {"csrf_token": token, "body": REPLY_BODY, "comment": "请修改", "days": "2", "reason": "需要现场勘察后答复",
+            "note": "同意", "approve": "批准延期", "step": "1", "publish_step": "通过并公开"}
+    for action in HANDLING_POSTS:
+        response = other.post(f"/staff/questions/{qid}/{action}", data=data)
+        assert response.status_code == 403, f"{action} -> {response.status_code}"
+    assert snapshot(app) == before

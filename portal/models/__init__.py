@@ -5,6 +5,7 @@ from portal.models.base import Base
 from portal.models.bulletin import Incident, Update, UpdateEdition
 from portal.models.desk import InternalNote, Memo, MemoItem, Notification, ReplyTemplate
 from portal.models.export import ExportJob
+from portal.models.handling import DueExtension, QuestionStep
 from portal.models.press import Attachment, Conference, DirectoryEntry, Release, ReleaseEdition
 from portal.models.question import Question, Reply
 from portal.models.report import Report
@@ -26,8 +27,9 @@ from portal.models.watch import (
 )
 
 __all__ = [
-    "Attachment", "AuditEntry", "Base", "Conference", "Department", "DirectoryEntry", "ExportJob", "Incident",
-    "InternalNote", "Memo", "MemoItem", "Notification", "Question", "Release", "ReleaseEdition", "Reply",
+    "Attachment", "AuditEntry", "Base", "Conference", "Department", "DirectoryEntry", "DueExtension", "ExportJob",
+    "Incident", "InternalNote", "Memo", "MemoItem", "Notification", "Question", "QuestionStep", "Release",
+    "ReleaseEdition", "Reply",
     "ReplyTemplate", "Report", "SearchOutbox", "SiteState", "StaffUser", "Subscription", "Update", "UpdateEdition",
     "WatchAlertDelivery", "WatchAlertedItem", "WatchCluster", "WatchDepartmentChannel", "WatchFetchLog", "WatchItem",
     "WatchMatch", "WatchPlan", "WatchSighting", "WatchSource",

@@ -53,7 +53,17 @@ class ReplyTemplate(Base):
 NOTICE_ROUTED = "routed"
 NOTICE_OVERDUE = "overdue"
 NOTICE_RETURNED = "returned"
-NOTICE_LABELS = {NOTICE_ROUTED: "新转交", NOTICE_OVERDUE: "已超时", NOTICE_RETURNED: "退回办公室"}
+NOTICE_REVIEW = "review"  # a responder's reply waits for the office's review
+NOTICE_REVIEWED = "reviewed"  # the office returned a reply for changes
+NOTICE_EXTENSION = "extension"  # an extension was asked for, or decided
+NOTICE_UNSATISFIED = "unsatisfied"  # a citizen rated the reply 不满意
+NOTICE_FOLLOWUP = "followup"  # a citizen's follow-up question, or the office's send-back (重办)
+NOTICE_STEP = "step"  # an interim or supplementary reply, a co-department's opinion
+NOTICE_LABELS = {
+    NOTICE_ROUTED: "新转交", NOTICE_OVERDUE: "已超时", NOTICE_RETURNED: "退回办公室", NOTICE_REVIEW: "待审核答复",
+    NOTICE_REVIEWED: "答复退回修改", NOTICE_EXTENSION: "延期", NOTICE_UNSATISFIED: "网友不满意",
+    NOTICE_FOLLOWUP: "追问/重办", NOTICE_STEP: "办理进展",
+}
 
 
 class Notification(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, false
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, UTCDateTime
@@ -17,22 +17,31 @@ RECEIVED = "received"
 REJECTED = "rejected"
 ROUTED = "routed"
 ANSWERED = "answered"
+REVIEW = "review"
 PUBLISHED = "published"
+# The words a person reads, on the desk and on /track: each says what is happening now.
 STATUS_LABELS = {
     RECEIVED: "已受理，待分办",
-    REJECTED: "不予公开",
+    REJECTED: "不予受理",
     ROUTED: "已转交部门办理",
-    ANSWERED: "答复审核中",
+    ANSWERED: "答复拟稿中",
+    REVIEW: "答复审核中",
     PUBLISHED: "已答复",
 }
-OPEN_STATES = (RECEIVED, ROUTED, ANSWERED)
+MERGED_LABEL = "已合并办理"
+REOPEN_FOLLOWUP = "followup"
+REOPEN_REDO = "redo"
+REOPEN_LABELS = {REOPEN_FOLLOWUP: "已答复，追问办理中", REOPEN_REDO: "已答复，重新办理中"}
+OPEN_STATES = (RECEIVED, ROUTED, ANSWERED, REVIEW)
 
 # Which state may follow which. A reply draft may be saved again (answered -> answered); the office may
-# route a question again to another department while it is open.
+# route a question again to another department while it is open. With review (审核) on, a responder's draft
+# goes to the office (answered -> review), which publishes it or returns it for changes (review -> answered).
 TRANSITIONS: dict[str, frozenset[str]] = {
     RECEIVED: frozenset({ROUTED, REJECTED, ANSWERED}),
     ROUTED: frozenset({ROUTED, REJECTED, ANSWERED, RECEIVED}),  # -> received: a department sends it back
-    ANSWERED: frozenset({ANSWERED, ROUTED, PUBLISHED}),
+    ANSWERED: frozenset({ANSWERED, ROUTED, PUBLISHED, REVIEW}),
+    REVIEW: frozenset({ANSWERED, ROUTED, PUBLISHED}),
     REJECTED: frozenset(),
     PUBLISHED: frozenset(),
 }
@@ -87,6 +96,11 @@ class Question(Base):
     is_major: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("question.id"), nullable=True, index=True)
     overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Handling in steps: a published question reopened by the citizen's follow-up (追问) or by the office after a
+    # 不满意 rating (重办) until the department's supplementary reply; approved extensions (延期) of the due time.
+    reopen_kind: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    extension_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     co_departments: Mapped[list[Department]] = relationship(
@@ -97,7 +111,17 @@ class Question(Base):
 
     @property
     def status_label(self) -> str:
+        """What is happening now, in the words shown to staff and to the citizen."""
+        if self.status == REJECTED and self.duplicate_of_id is not None:
+            return MERGED_LABEL
+        if self.status == PUBLISHED and self.reopen_kind in REOPEN_LABELS:
+            return REOPEN_LABELS[self.reopen_kind]
         return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def reject_reason_label(self) -> str | None:
+        """The public reason for 不予受理 (the office's note stays private)."""
+        return REJECT_REASONS.get(self.reject_reason) if self.reject_reason else None
 
     @property
     def is_public(self) -> bool:
@@ -155,6 +179,9 @@ class Reply(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Review (审核): when the responder sent the draft to the office, and the office's comment when it returned it.
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     question: Mapped[Question] = relationship(back_populates="reply")
     department: Mapped[Department | None] = relationship(lazy="joined")

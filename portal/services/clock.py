@@ -33,6 +33,14 @@ class DueRule:
             day += timedelta(days=1)
         return day
 
+    def later_by_working_days(self, due: datetime, days: int) -> datetime:
+        """`due` moved `days` working days later, at the same Beijing time of day (an extension, 延期)."""
+        local = due.astimezone(BEIJING)
+        day = local.date()
+        for _ in range(days):
+            day = self.next_working_day(day)
+        return datetime.combine(day, local.timetz().replace(tzinfo=None), BEIJING).astimezone(UTC)
+
     def due_at(self, received: datetime) -> datetime:
         """The due time (aware UTC) of a question received at `received` (aware)."""
         local = received.astimezone(BEIJING)

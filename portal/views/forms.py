@@ -119,6 +119,19 @@ class RateForm(FlaskForm):
     submit = SubmitField("提交评价")
 
 
+class FollowUpForm(FlaskForm):
+    """The citizen's one follow-up question (追问) after the reply, answered in the same thread."""
+
+    number = HiddenField(id="followup-number")
+    body = TextAreaField(
+        "追问内容",
+        id="followup-body",
+        filters=[strip],
+        validators=[DataRequired("请填写追问内容。"), Length(max=500, message="追问内容不超过 500 个字。")],
+    )
+    submit = SubmitField("提交追问")
+
+
 class LoginForm(FlaskForm):
     """Staff sign-in."""
 
@@ -143,24 +156,24 @@ class RouteForm(FlaskForm):
 
 
 class RejectForm(FlaskForm):
-    """The office refuses a question; the reason is kept on record and never shown publicly."""
+    """The office refuses a question; the citizen sees the reason, the note is kept on record only."""
 
     reason = SelectField(
-        "理由",
+        "理由（网友查询时可见）",
         id="reject-reason",
         choices=options([("", "请选择")] + list(REJECT_REASONS.items())),
         validate_choice=False,
         validators=[DataRequired("请选择不予受理的理由。")],
     )
     note = StringField(
-        "说明（内部）", id="reject-note", filters=[strip],
+        "说明（内部，不公开）", id="reject-note", filters=[strip],
         validators=[Length(max=NOTE_MAX, message=f"不超过 {NOTE_MAX} 个字。")],
     )
     submit = SubmitField("不予受理")
 
 
 class ReplyForm(FlaskForm):
-    """A reply in Markdown, with preview, save and publish buttons."""
+    """A reply in Markdown, with preview, save, submit-for-review (审核) and publish buttons."""
 
     body = TextAreaField(
         "答复内容（支持 Markdown）",
@@ -172,6 +185,7 @@ class ReplyForm(FlaskForm):
     preview = SubmitField("预览")
     save = SubmitField("保存草稿")
     publish = SubmitField("保存并发布")
+    submit_review = SubmitField("提交审核")
 
 
 class PublishForm(FlaskForm):

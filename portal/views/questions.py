@@ -57,13 +57,19 @@ def detail(number: str):
         abort(404)
     question = listing.get_published(db.session, number)
     if question is None:
+        if listing.is_under_review(db.session, number):
+            # Hidden after reports or by the office: say so (the content stays off the page), not "not found".
+            return render_template("questions/under_review.html", number=number)
         abort(404)
     from portal.services.bulletins.bulletin_read import updates_answering
+    from portal.services.desk.handling import public_thread
     from portal.services.desk.routing import duplicates_of
 
     answered_by = updates_answering(db.session, question.id)
+    progress, after_reply = public_thread(db.session, question, current_app.config["OFFICE_NAME"])
     return render_template(
-        "questions/detail.html", q=question, answered_by=answered_by, merged=duplicates_of(db.session, question)
+        "questions/detail.html", q=question, answered_by=answered_by, merged=duplicates_of(db.session, question),
+        progress=progress, after_reply=after_reply,
     )
 
 

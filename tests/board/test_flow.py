@@ -46,7 +46,7 @@ def test_citizen_to_board_and_back(app, client, auth, staff):
     assert r.status_code == 303
     auth.logout()
 
-    # The responder of that department sees it in the queue, previews, saves and publishes a reply.
+    # The responder of that department sees it in the queue, previews, saves and submits a reply for review (审核).
     auth.login("responder")
     assert "东门路口红绿灯时间太短" in client.get("/staff/").get_data(as_text=True)
     reply = "网友您好：\n\n经核实，我局已将东门路口行人绿灯延长至**30秒**。\n\n感谢您对我们工作的关注和支持。"
@@ -56,6 +56,18 @@ def test_citizen_to_board_and_back(app, client, auth, staff):
     r = client.post(f"/staff/questions/{qid}/reply", data={"body": reply, "save": "1", "csrf_token": token})
     assert r.status_code == 303
     assert client.get(f"/questions/{number}").status_code == 404  # a draft is not public
+    assert "答复拟稿中" in _track(app.test_client(), number, code).get_data(as_text=True)
+    r = client.post(f"/staff/questions/{qid}/publish", data={"csrf_token": token})
+    assert r.status_code == 403  # review is on: a responder cannot publish
+    r = client.post(f"/staff/questions/{qid}/submit", data={"csrf_token": token})
+    assert r.status_code == 303
+    assert client.get(f"/questions/{number}").status_code == 404  # under review: not public yet
+    assert "答复审核中" in _track(app.test_client(), number, code).get_data(as_text=True)
+    auth.logout()
+
+    # The office reviews and publishes it.
+    auth.login("office")
+    token = csrf_token(client, f"/staff/questions/{qid}")
     r = client.post(f"/staff/questions/{qid}/publish", data={"csrf_token": token})
     assert r.status_code == 303
     auth.logout()
@@ -85,7 +97,8 @@ def test_citizen_to_board_and_back(app, client, auth, staff):
         actions = db.session.scalars(
             select(AuditEntry.action).where(AuditEntry.subject_id == qid, AuditEntry.subject_type == "question")
         ).all()
-    assert actions == ["question.received", "question.routed", "reply.saved", "reply.published", "question.rated"]
+    assert actions == ["question.received", "question.routed", "reply.saved", "reply.submitted", "reply.published",
+                       "question.rated"]
 
 
 def test_office_rejects_with_reason_kept_private(app, client, auth, staff):
@@ -95,14 +108,16 @@ def test_office_rejects_with_reason_kept_private(app, client, auth, staff):
     qid = _question_id(app, number)
     auth.login("office")
     token = csrf_token(client, f"/staff/questions/{qid}")
-    r = client.post(f"/staff/questions/{qid}/reject", data={"reason": "spam", "note": "广告", "csrf_token": token})
+    r = client.post(f"/staff/questions/{qid}/reject",
+                    data={"reason": "spam", "note": "同一微信号本周第三次发帖", "csrf_token": token})
     assert r.status_code == 303
     assert "出售二手手机联系我" not in client.get("/staff/").get_data(as_text=True)
     detail = client.get(f"/staff/questions/{qid}").get_data(as_text=True)
-    assert "垃圾信息或广告" in detail
+    assert "垃圾信息或广告" in detail and "同一微信号本周第三次发帖" in detail
     auth.logout()
+    # The citizen is told 不予受理 and the public reason; the office's note stays private.
     page = _track(client, number, code).get_data(as_text=True)
-    assert "不予公开" in page and "垃圾信息或广告" not in page and "广告" not in page
+    assert "不予受理" in page and "垃圾信息或广告" in page and "同一微信号本周第三次发帖" not in page
     assert client.get(f"/questions/{number}").status_code == 404
 
 

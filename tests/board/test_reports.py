@@ -51,7 +51,9 @@ def test_reports_hide_after_threshold_and_office_restores(make_app, staff):
 
     _, second = _report(app, number, "10.0.0.2", reason="abusive")
     assert second.status_code == 200
-    assert app.test_client().get(f"/questions/{number}").status_code == 404  # hidden pending review
+    hidden = app.test_client().get(f"/questions/{number}")  # hidden pending review: said so, content withheld
+    assert hidden.status_code == 200 and "正在审核中" in hidden.get_data(as_text=True)
+    assert "举报测试留言标题" not in hidden.get_data(as_text=True)
     review = office.get("/staff/reports").get_data(as_text=True)
     assert "举报测试留言标题" in review and "待审核" in review
 

@@ -59,7 +59,7 @@ def test_large_export_shows_progress_to_100_percent_and_downloads(new_context, s
     table = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
     assert table[0][0] == HEADER
     assert len(table) == HISTORY_ROWS + 1
-    assert {row[5] for row in table[1:]} == {"不予公开"}
+    assert {row[5] for row in table[1:]} == {"不予受理"}  # the status word, as on /track (issue 16)
     assert table[1][0] == "2020000000000" and table[-1][0] == f"2020{HISTORY_ROWS - 1:09d}"
 
 

@@ -83,7 +83,7 @@ def test_staff_route_answer_and_publish(new_context, site):
     expect(office.locator(".facts")).to_contain_text(ROUTE_TO)
     expect(office.locator(".facts")).to_contain_text("已转交")
 
-    # The responder previews, then publishes.
+    # The responder previews, then submits the reply for review (审核); the office publishes it.
     responder = new_context().new_page()
     login(responder, site, "responder")
     responder.get_by_role("link", name=title, exact=True).click()
@@ -93,8 +93,11 @@ def test_staff_route_answer_and_publish(new_context, site):
     expect(responder.locator(".preview")).to_contain_text("车库顶板防水维修")
     expect(responder.locator("#body")).to_have_value(reply)
     shoot(responder, "staff-question")
-    responder.get_by_role("button", name="保存并发布").click()
-    expect(responder.locator(".facts")).to_contain_text("已答复")
+    responder.get_by_role("button", name="提交审核").click()
+    expect(responder.locator(".facts")).to_contain_text("答复审核中")
+    office.reload()
+    office.get_by_role("button", name="审核通过并发布").click()
+    expect(office.locator(".facts")).to_contain_text("已答复")
 
     # The public board shows it, with the reply.
     citizen.goto("/questions")

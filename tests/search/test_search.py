@@ -123,7 +123,9 @@ def test_hidden_question_vanishes_and_comes_back(search_app):
         drain(db.session, backend(), app.config["SEARCH_INDEX_DIR"])
         gone = backend().search(SearchQuery(text="路灯"))
         assert gone.hits == [] and gone.total == 0 and sum(gone.facets.values()) == 0
-        assert app.test_client().get(f"/questions/{number}").status_code == 404
+        hidden = app.test_client().get(f"/questions/{number}")  # the address says "under review", shows nothing
+        assert hidden.status_code == 200 and "正在审核中" in hidden.get_data(as_text=True)
+        assert "青石镇解放路路灯长期不亮" not in hidden.get_data(as_text=True)
         office = db.session.get(StaffUser, office.id)
         unhide_question(db.session, office, db.session.get(Question, q.id))
         drain(db.session, backend(), app.config["SEARCH_INDEX_DIR"])

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from portal.errors import ValidationFailed
 from portal.models import Department, Question, StaffUser
-from portal.models.question import ANSWERED, CATEGORIES, PUBLISHED, RECEIVED, ROUTED
+from portal.models.desk import question_codepartment
+from portal.models.question import ANSWERED, CATEGORIES, PUBLISHED, RECEIVED, REVIEW, ROUTED
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
 from portal.numbers import page_count, parse_positive_int
 from portal.timeutil import BEIJING, month_range, parse_month
@@ -184,18 +185,34 @@ def get_published(session: Session, number: str) -> Question | None:
     )
 
 
+def is_under_review(session: Session, number: str) -> bool:
+    """A published question the office (or citizens' reports) took off the board for review."""
+    return session.scalar(
+        select(Question.id).where(
+            Question.number == number, Question.status == PUBLISHED, Question.hidden_at.is_not(None)
+        )
+    ) is not None
+
+
 def departments(session: Session) -> list[Department]:
     """Active departments in name order."""
     return list(session.scalars(select(Department).where(Department.active.is_(True)).order_by(Department.id)))
 
 
 def staff_queue(session: Session, user: StaffUser, limit: int = 200) -> list[Question]:
-    """The office: questions waiting for triage and everything open; a responder: their department's open items."""
+    """The office: questions waiting for triage and everything open; a responder: their department's open items,
+    its published questions reopened by a follow-up or a send-back, and the open questions it helps with (协办)."""
+    handling = (ROUTED, ANSWERED, REVIEW)
     if user.role == ROLE_OFFICE:
-        stmt = select(Question).where(Question.status.in_((RECEIVED, ROUTED, ANSWERED)))
+        stmt = select(Question).where(Question.status.in_((RECEIVED,) + handling))
     elif user.role == ROLE_RESPONDER and user.department_id:
+        helping = select(question_codepartment.c.question_id).where(
+            question_codepartment.c.department_id == user.department_id
+        )
         stmt = select(Question).where(
-            Question.department_id == user.department_id, Question.status.in_((ROUTED, ANSWERED))
+            ((Question.department_id == user.department_id)
+             & (Question.status.in_(handling) | ((Question.status == PUBLISHED) & Question.reopen_kind.is_not(None))))
+            | (Question.status.in_(handling) & Question.id.in_(helping))
         )
     else:
         return []

@@ -22,6 +22,7 @@ from portal.models.question import (
     RECEIVED,
     REJECT_REASONS,
     REJECTED,
+    REVIEW,
     ROUTED,
 )
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
@@ -197,7 +198,7 @@ def can_handle(user: StaffUser, question: Question) -> bool:
         return (
             user.department_id is not None
             and question.department_id == user.department_id
-            and question.status in (ROUTED, ANSWERED, PUBLISHED)
+            and question.status in (ROUTED, ANSWERED, REVIEW, PUBLISHED)
         )
     return False
 
@@ -209,7 +210,7 @@ def can_read(user: StaffUser, question: Question) -> bool:
     return (
         user.role == ROLE_RESPONDER
         and user.department_id is not None
-        and question.status in (ROUTED, ANSWERED, PUBLISHED)
+        and question.status in (ROUTED, ANSWERED, REVIEW, PUBLISHED)
         and any(d.id == user.department_id for d in question.co_departments)
     )
 
@@ -252,7 +253,7 @@ def route_question(
 
 
 def reject_question(session: Session, actor: StaffUser, question: Question, reason: str, note: str) -> Question:
-    """The office refuses a question; the reason stays on record and is never public."""
+    """The office refuses a question (不予受理): the citizen sees the reason; the office's note stays private."""
     if actor.role != ROLE_OFFICE:
         raise Forbidden("只有办公室可以不予受理留言。")
     _require(question, REJECTED)
@@ -275,6 +276,8 @@ def save_reply(session: Session, actor: StaffUser, question: Question, body_md: 
     """Write or revise the reply draft; the question becomes 'answered' (awaiting publication)."""
     if not can_handle(actor, question):
         raise Forbidden("您无权答复这条留言。")
+    if question.status == REVIEW and actor.role != ROLE_OFFICE:
+        raise InvalidTransition("答复已提交办公室审核，审核退回后才能修改。")
     _require(question, ANSWERED)
     text = clean_text(body_md or "").strip()
     if len(text) < BODY_MIN:
@@ -300,10 +303,17 @@ def save_reply(session: Session, actor: StaffUser, question: Question, body_md: 
     return reply
 
 
-def publish_reply(session: Session, actor: StaffUser, question: Question) -> Question:
-    """Publish the reply: the question and its answer appear on the board."""
+def may_publish(actor: StaffUser, review: bool) -> bool:
+    """With review (审核) on, only the office publishes replies; without it, their handlers do too."""
+    return actor.role == ROLE_OFFICE or (actor.role == ROLE_RESPONDER and not review)
+
+
+def publish_reply(session: Session, actor: StaffUser, question: Question, review: bool = True) -> Question:
+    """Publish the reply: the question and its answer appear on the board (the office's step under review)."""
     if not can_handle(actor, question):
         raise Forbidden("您无权发布这条答复。")
+    if not may_publish(actor, review):
+        raise Forbidden("答复须经办公室审核后才能发布，请点击“提交审核”。")
     if question.reply is None:
         raise InvalidTransition("请先撰写答复，再发布。")
     _require(question, PUBLISHED)
@@ -312,7 +322,8 @@ def publish_reply(session: Session, actor: StaffUser, question: Question) -> Que
     question.status = PUBLISHED
     question.published_at = now
     question.closed_at = now
-    audit.record(session, actor, "reply.published", "question", question.id, number=question.number)
+    audit.record(session, actor, "reply.published", "question", question.id, number=question.number,
+                 reviewed=question.reply.submitted_at is not None)
     enqueue_for_search(session, question.id)
     session.commit()
     return question

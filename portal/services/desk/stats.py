@@ -31,6 +31,7 @@ class Figures:
     on_time: int = 0
     rated: int = 0
     satisfied: int = 0
+    extended: int = 0  # questions whose due time the office extended (延期); on time counts against the new one
     hours: list[float] = field(default_factory=list, repr=False)
 
     def add(self, row) -> None:
@@ -41,6 +42,8 @@ class Figures:
             self.hours.append(max(0.0, (replied - row.received_at).total_seconds() / 3600))
             if row.due_at is not None and replied <= row.due_at:
                 self.on_time += 1
+        if row.extension_count:
+            self.extended += 1
         if row.rating:
             self.rated += 1
             if row.rating in SATISFIED:
@@ -84,7 +87,8 @@ def parse_month(text: str | None) -> str | None:
 
 def _rows(session: Session, start: datetime, end: datetime):
     stmt = (
-        select(Question.received_at, Question.published_at, Question.due_at, Question.rating, Department.name)
+        select(Question.received_at, Question.published_at, Question.due_at, Question.rating,
+               Question.extension_count, Department.name)
         .outerjoin(Department, Department.id == Question.department_id)
         .where(Question.received_at >= start, Question.received_at < end, Question.status != REJECTED)
     )
@@ -164,15 +168,17 @@ def summary_text(session: Session, month: str, office_name: str) -> str:
         f"# {office_name} {year}年{int(mon)}月网络舆情小结", "",
         "## 一、总体情况", "",
         f"本月共收到网民留言 {t.received} 条，已答复 {t.answered} 条，答复率 {percent(t.reply_rate)}；"
-        f"按时答复率 {percent(t.on_time_rate)}，答复用时中位数 {hours_text(t.median_hours)} 小时；"
+        f"按时答复率 {percent(t.on_time_rate)}（经批准延期 {t.extended} 条，按延期后的时间计），"
+        f"答复用时中位数 {hours_text(t.median_hours)} 小时；"
         f"网民评价 {t.rated} 条，满意率 {percent(t.satisfaction_rate)}。", "",
         "## 二、各部门办理情况", "",
-        "| 部门 | 收到 | 已答复 | 答复率 | 按时率 | 用时中位数（小时） | 满意率 |",
-        "|---|---|---|---|---|---|---|",
+        "| 部门 | 收到 | 已答复 | 答复率 | 按时率 | 延期 | 用时中位数（小时） | 满意率 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for f in stats.departments:
         lines.append(f"| {f.name} | {f.received} | {f.answered} | {percent(f.reply_rate)} | "
-                     f"{percent(f.on_time_rate)} | {hours_text(f.median_hours)} | {percent(f.satisfaction_rate)} |")
+                     f"{percent(f.on_time_rate)} | {f.extended} | {hours_text(f.median_hours)} | "
+                     f"{percent(f.satisfaction_rate)} |")
     lines += ["", "## 三、重大舆情及抄告情况", ""]
     if memos:
         for memo in memos:

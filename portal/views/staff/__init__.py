@@ -17,6 +17,7 @@ from portal.services.board import listing
 from portal.services.board.questions import (
     get_for_staff,
     hide_question,
+    may_publish,
     publish_reply,
     reject_question,
     save_reply,
@@ -98,10 +99,12 @@ def _forms(question: Question, reply_form: ReplyForm | None = None):
 
 
 def _render_question(question: Question, status: int = 200, errors=None, preview=None, **overrides):
+    from portal.views.staff.desk.handling import handling_context
     from portal.views.staff.desk.queue import question_context
 
     forms = _forms(question, overrides.pop("reply_form", None))
     forms.update(question_context(question, current_user))
+    forms.update(handling_context(question, current_user))
     forms.update(overrides)
     history = db.session.scalars(
         select(AuditEntry)
@@ -171,18 +174,25 @@ def reject(question_id: int):
 @bp.post("/questions/<int:question_id>/reply")
 @roles_required(*HANDLERS)
 def reply(question_id: int):
-    """Preview, save, or save and publish the reply."""
+    """Preview, save, save and submit for review (审核), or save and publish the reply."""
+    from portal.services.desk.review import submit_reply
+
     q = load_question(question_id)
     form = ReplyForm()
     if not form.validate():
         return _render_question(q, 400, reply_form=form)
     if form.preview.data:
         return _render_question(q, reply_form=form, preview=render_markdown(form.body.data or ""))
+    review = bool(current_app.config["REPLY_REVIEW"])
+    if form.publish.data and not may_publish(current_user, review):
+        return _render_question(q, 403, errors=["答复须经办公室审核后才能发布，请点击“提交审核”。"], reply_form=form)
     try:
         save_reply(db.session, current_user, q, form.body.data or "")
         if form.publish.data:
-            publish_reply(db.session, current_user, q)
+            publish_reply(db.session, current_user, q, review=review)
             _tell_citizen(q)
+        elif form.submit_review.data:
+            submit_reply(db.session, current_user, q)
     except ValidationFailed as exc:
         db.session.rollback()
         return _render_question(q, 400, errors=apply_reasons(form, exc.reasons), reply_form=form)
@@ -201,7 +211,7 @@ def publish(question_id: int):
     if not form.validate():
         return _render_question(q, 400, errors=["表单已过期，请重试。"])
     try:
-        publish_reply(db.session, current_user, q)
+        publish_reply(db.session, current_user, q, review=bool(current_app.config["REPLY_REVIEW"]))
     except PortalError as exc:
         db.session.rollback()
         return _render_question(q, exc.status_code, errors=[exc.message])
@@ -285,7 +295,7 @@ def unhide(question_id: int):
 
 # The desk, ledger, memos and accounts pages register their routes on this blueprint.
 from portal.views.staff import accounts  # noqa: E402, F401
-from portal.views.staff.desk import exports, ledger, memos  # noqa: E402, F401
+from portal.views.staff.desk import exports, handling, ledger, memos  # noqa: E402, F401
 from portal.views.staff.desk import queue as _queue  # noqa: E402, F401
 
 
