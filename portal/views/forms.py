@@ -83,6 +83,8 @@ class TextLength:
         if self.min != -1 and text.visible_length(data) < self.min:
             raise ValidationError(self.message)
         if self.max != -1 and len(data) > self.max:
+            if text.visible_length(data) <= self.max:
+                raise ValidationError(f"含有不可见的字符，超过了 {self.max} 个字的长度，请删除后再提交。")
             raise ValidationError(self.message)
 
 

@@ -144,6 +144,13 @@ def test_hidden_characters_do_not_count_towards_a_minimum(app, client, staff):
     assert count_questions(app) == 0
 
 
+def test_hidden_characters_cannot_pad_a_text_past_its_maximum_either(app, client, staff):
+    response = ask(client, title="路" * 48 + "\u200b" * 5)
+    assert response.status_code == 400
+    assert "含有不可见的字符" in field_error(page(response), "title")
+    assert count_questions(app) == 0
+
+
 @pytest.mark.parametrize("filler", ["\u200b" * 12, "\u3000\u3164\u2800\u200d" * 3])
 def test_staff_forms_count_visible_characters_too(app, client, auth, staff, filler):
     """A memo, a reply and an internal note of invisible characters only are refused on the staff side."""
