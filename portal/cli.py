@@ -131,11 +131,13 @@ def create_user(username: str, role: str, department: str | None, display_name: 
 @with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_questions(file: Path) -> None:
-    """Import questions from JSON Lines; idempotent on external_id."""
+    """Import questions from JSON Lines; idempotent on external_id. Lines are read as bytes and decoded one by
+    one, so a line that is not UTF-8 is reported by number and the others are imported."""
     started = time.perf_counter()
-    total = sum(1 for _ in file.open(encoding="utf-8", errors="replace"))
+    with file.open("rb") as counting:
+        total = sum(1 for _ in counting)
     with (
-        file.open(encoding="utf-8", errors="replace") as fh,
+        file.open("rb") as fh,
         click.progressbar(length=total, label="导入中", file=sys.stderr) as bar,
     ):
         done = [0]

@@ -8,13 +8,14 @@ so readers see it again; its title starts with 【更正】 and the change note 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from feedgen.feed import FeedGenerator
 
 from portal.markup import render_markdown
 from portal.models import Question, Update
+from portal.text import xml_safe
 from portal.timeutil import to_beijing
 
 TAG_YEAR = "2026"
@@ -127,7 +128,12 @@ def _escape_md(text: str) -> str:
 
 
 def build(meta: FeedMeta, items: list[FeedItem], kind: str) -> bytes:
-    """Serialise as 'rss' (RSS 2.0) or 'atom' (Atom 1.0), UTF-8, items in the given (newest-first) order."""
+    """Serialise as 'rss' (RSS 2.0) or 'atom' (Atom 1.0), UTF-8, items in the given (newest-first) order.
+
+    Every text goes through `xml_safe`: a row stored before the text door existed (a title with U+FFFF, say)
+    loses the code points XML forbids instead of breaking the feed for everyone."""
+    meta = replace(meta, title=xml_safe(meta.title), subtitle=xml_safe(meta.subtitle), author=xml_safe(meta.author))
+    items = [replace(i, title=xml_safe(i.title), html=xml_safe(i.html), author=xml_safe(i.author)) for i in items]
     fg = FeedGenerator()
     fg.id(meta.id)
     fg.title(meta.title)

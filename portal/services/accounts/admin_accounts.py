@@ -9,8 +9,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import text as door
 from portal.errors import Forbidden, NotFound, ValidationFailed
-from portal.markup import clean_text
 from portal.models import Department, StaffUser
 from portal.models.staff import ROLE_ADMIN, ROLE_RESPONDER, ROLES, new_session_token
 from portal.services import audit
@@ -58,7 +58,7 @@ def create(
     dept = session.get(Department, department_id) if department_id else None
     user = signin.create_user(
         session, (username or "").strip(), password or "", role, dept.name if dept else None,
-        clean_text(display_name or "").strip()[:64], actor=actor,
+        door.clean(display_name or "").strip()[:64], actor=actor,
     )
     if email:
         user.email = email
@@ -80,7 +80,7 @@ def update(
         raise ValidationFailed(reasons)
     rights_changed = (user.role, user.department_id) != (role, department_id)
     before = {"role": user.role, "department_id": user.department_id}
-    user.display_name = clean_text(display_name or "").strip()[:64] or user.username
+    user.display_name = door.clean(display_name or "").strip()[:64] or user.username
     user.role = role
     user.department_id = department_id
     user.email = email or None
@@ -97,8 +97,8 @@ def set_active(session: Session, actor: StaffUser, user: StaffUser, active: bool
     _check_admin(actor)
     if user.id == actor.id and not active:
         raise ValidationFailed({"reason": "不能停用自己的账号。"})
-    reason = clean_text(reason or "").strip()
-    if not active and not 2 <= len(reason) <= 500:
+    reason = door.clean(reason or "").strip()
+    if not active and (not 2 <= door.visible_length(reason) or len(reason) > 500):
         raise ValidationFailed({"reason": "请填写停用理由（2-500 个字）。"})
     user.active = active
     user.session_token = new_session_token()

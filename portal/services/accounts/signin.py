@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import text as door
 from portal.errors import PortalError, ValidationFailed
 from portal.models import Department, StaffUser
 from portal.models.staff import ROLE_RESPONDER, ROLES, new_session_token
@@ -49,6 +50,8 @@ def create_user(
     actor: StaffUser | None = None,
 ) -> StaffUser:
     """Create a staff account; a responder must belong to a department."""
+    username, display_name = door.fold_width(username), door.clean_line(display_name)
+    department_name = door.clean_line(department_name) or None
     reasons: dict[str, str] = {}
     if not USERNAME_RE.match(username or ""):
         reasons["username"] = "用户名为 3-64 位字母、数字、点、横线或下划线。"
@@ -85,7 +88,7 @@ def create_user(
 
 def authenticate(session: Session, username: str, password: str, max_failures: int, lock_minutes: int) -> StaffUser:
     """The account for these credentials; one message for every failure, so usernames are not revealed."""
-    user = session.scalar(select(StaffUser).where(StaffUser.username == (username or "").strip()))
+    user = session.scalar(select(StaffUser).where(StaffUser.username == door.fold_width(username)))
     now = utcnow()
     if user is None:
         try:

@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal import text as door
 from portal.errors import Forbidden, InvalidTransition, NotFound, QuotaExceeded, ValidationFailed
-from portal.markup import clean_text, render_markdown
+from portal.markup import render_markdown
 from portal.models import Department, Question, Reply, StaffUser
 from portal.models.question import (
     ANSWERED,
@@ -53,8 +54,8 @@ def new_tracking_code() -> str:
 
 
 def normalise_code(code: str) -> str:
-    """Upper-case, without separators or spaces, with look-alike letters mapped (O->0 is not in use)."""
-    return "".join(ch for ch in code.upper() if ch.isalnum())
+    """Full-width forms folded, upper-case, ASCII letters and digits only (separators and spaces dropped)."""
+    return "".join(ch for ch in door.fold_width(code).upper() if ch.isascii() and ch.isalnum())
 
 
 def hash_tracking_code(number: str, code: str) -> str:
@@ -79,25 +80,38 @@ class NewQuestion:
 def validate_new_question(session: Session, data: NewQuestion) -> dict[str, str]:
     """Field -> message for everything wrong with `data` (empty when it is acceptable)."""
     reasons: dict[str, str] = {}
-    title = clean_text(data.title).strip()
-    body = clean_text(data.body).strip()
-    if not title:
-        reasons["title"] = "请填写标题。"
-    elif not TITLE_MIN <= len(title) <= TITLE_MAX:
-        reasons["title"] = f"标题应为 {TITLE_MIN}-{TITLE_MAX} 个字，现在是 {len(title)} 个字。"
-    if not body:
-        reasons["body"] = "请填写留言内容。"
-    elif not BODY_MIN <= len(body) <= BODY_MAX:
-        reasons["body"] = f"留言内容应为 {BODY_MIN}-{BODY_MAX} 个字，现在是 {len(body)} 个字。"
+    title = door.clean(data.title).strip()
+    body = door.clean(data.body).strip()
+    problem = length_problem(title, TITLE_MIN, TITLE_MAX, "标题", "请填写标题。")
+    if problem:
+        reasons["title"] = problem
+    problem = length_problem(body, BODY_MIN, BODY_MAX, "留言内容", "请填写留言内容。")
+    if problem:
+        reasons["body"] = problem
     if data.category not in CATEGORIES:
         reasons["category"] = "请选择留言类别（咨询、建议、投诉或求助）。"
     if data.department_id is not None:
         dept = session.get(Department, data.department_id)
         if dept is None or not dept.active:
             reasons["department"] = "所选部门不存在，请重新选择。"
-    if len(clean_text(data.contact).strip()) > CONTACT_MAX:
+    if len(door.clean(data.contact).strip()) > CONTACT_MAX:
         reasons["contact"] = f"联系方式不超过 {CONTACT_MAX} 个字。"
     return reasons
+
+
+def length_problem(value: str, minimum: int, maximum: int, label: str, empty: str) -> str | None:
+    """The message for a text whose visible length is outside minimum..maximum (None when it fits).
+
+    Visible characters are counted; a text padded with hidden ones past `maximum` characters in all is refused
+    too (storage is sized for `maximum`), with a message that says why."""
+    shown = door.visible_length(value)
+    if shown == 0:
+        return empty
+    if not minimum <= shown <= maximum:
+        return f"{label}应为 {minimum}-{maximum} 个字，现在是 {shown} 个字。"
+    if len(value) > maximum:
+        return f"{label}含有不可见的字符，超过了 {maximum} 个字的长度，请删除后再提交。"
+    return None
 
 
 def recent_count(session: Session, fingerprints: tuple[str, ...], since: datetime) -> int:
@@ -129,10 +143,11 @@ def submit_question(
     now = utcnow()
     if recent_count(session, fingerprints, now - timedelta(hours=1)) >= quota_per_hour:
         raise QuotaExceeded(f"同一网络每小时最多提交 {quota_per_hour} 条留言，请稍后再试。")
-    contact = clean_text(data.contact).strip() or None
+    contact = door.clean(data.contact).strip()
+    contact = None if door.is_blank(contact) else contact
     question = Question(
-        title=clean_text(data.title).strip(),
-        body=clean_text(data.body).strip(),
+        title=door.clean(data.title).strip(),
+        body=door.clean(data.body).strip(),
         category=data.category,
         department_id=data.department_id,
         status=RECEIVED,
@@ -156,7 +171,7 @@ def submit_question(
 
 def find_by_tracking(session: Session, number: str, code: str) -> Question:
     """The question with this number and code; NotFound (same message) for a wrong code or unknown number."""
-    number = "".join(ch for ch in (number or "") if "0" <= ch <= "9")[:20]
+    number = door.digits(number)
     question = session.scalar(select(Question).where(Question.number == number)) if number else None
     expected = question.tracking_hash if question is not None and question.tracking_hash else "0" * 64
     given = hash_tracking_code(number, code or "")
@@ -174,7 +189,9 @@ def rate_reply(session: Session, question: Question, rating: str, comment: str) 
     reasons: dict[str, str] = {}
     if rating not in RATINGS:
         reasons["rating"] = "请选择满意、基本满意或不满意。"
-    comment = clean_text(comment or "").strip()
+    comment = door.clean(comment or "").strip()
+    if door.is_blank(comment):
+        comment = ""
     if len(comment) > COMMENT_MAX:
         reasons["comment"] = f"评价意见不超过 {COMMENT_MAX} 个字。"
     if reasons:
@@ -246,7 +263,7 @@ def route_question(
     question.routed_at = utcnow()
     audit.record(
         session, actor, "question.routed", "question", question.id,
-        department=dept.name, previous_department_id=previous, note=clean_text(note).strip()[:NOTE_MAX],
+        department=dept.name, previous_department_id=previous, note=door.clean(note).strip()[:NOTE_MAX],
     )
     session.commit()
     return question
@@ -259,7 +276,9 @@ def reject_question(session: Session, actor: StaffUser, question: Question, reas
     _require(question, REJECTED)
     if reason not in REJECT_REASONS:
         raise ValidationFailed({"reason": "请选择不予受理的理由。"})
-    note = clean_text(note or "").strip()
+    note = door.clean(note or "").strip()
+    if door.is_blank(note):
+        note = ""
     if len(note) > NOTE_MAX:
         raise ValidationFailed({"note": f"说明不超过 {NOTE_MAX} 个字。"})
     now = utcnow()
@@ -279,8 +298,8 @@ def save_reply(session: Session, actor: StaffUser, question: Question, body_md: 
     if question.status == REVIEW and actor.role != ROLE_OFFICE:
         raise InvalidTransition("答复已提交办公室审核，审核退回后才能修改。")
     _require(question, ANSWERED)
-    text = clean_text(body_md or "").strip()
-    if len(text) < BODY_MIN:
+    text = door.clean(body_md or "").strip()
+    if door.visible_length(text) < BODY_MIN:
         raise ValidationFailed({"body": f"答复内容不少于 {BODY_MIN} 个字。"})
     if len(text) > REPLY_MAX:
         raise ValidationFailed({"body": f"答复内容不超过 {REPLY_MAX} 个字。"})
@@ -335,8 +354,8 @@ def hide_question(session: Session, actor: StaffUser, question: Question, reason
         raise Forbidden("只有办公室可以隐藏留言。")
     if question.status != PUBLISHED or question.hidden_at is not None:
         raise InvalidTransition("只能隐藏已公开的留言。")
-    reason = clean_text(reason or "").strip()
-    if not reason or len(reason) > NOTE_MAX:
+    reason = door.clean(reason or "").strip()
+    if door.is_blank(reason) or len(reason) > NOTE_MAX:
         raise ValidationFailed({"reason": f"请填写隐藏理由（不超过 {NOTE_MAX} 个字）。"})
     question.hidden_at = utcnow()
     question.hidden_reason = reason

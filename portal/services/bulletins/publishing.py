@@ -9,8 +9,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import text as door
 from portal.errors import Forbidden, InvalidTransition, ValidationFailed
-from portal.markup import clean_text, render_markdown
+from portal.markup import render_markdown
 from portal.models import Incident, Question, StaffUser, Update, UpdateEdition
 from portal.models.bulletin import INCIDENT_STATUSES, KIND_PRESS, SEVERITIES, UPDATE_KINDS
 from portal.models.question import PUBLISHED
@@ -36,7 +37,7 @@ def require_publisher(actor: StaffUser) -> None:
 
 def parse_time(text: str | None, field_name: str, label: str, reasons: dict[str, str]) -> datetime | None:
     """A form time (ISO 8601 / datetime-local; no offset = Beijing time) as aware UTC; records a reason if bad."""
-    text = (text or "").strip()
+    text = door.fold_width(text)  # "２０２６－１１－２５　１４：３０" from a Chinese input method
     if not text:
         return None
     try:
@@ -77,10 +78,10 @@ def create_incident(session: Session, actor: StaffUser, data: IncidentInput) -> 
     """Open an incident; a slug that is taken gets a numbered suffix."""
     require_publisher(actor)
     reasons: dict[str, str] = {}
-    title = clean_text(data.title).strip()
-    summary = clean_text(data.summary).strip()
-    slug = clean_text(data.slug).strip().lower()
-    if not title:
+    title = door.clean(data.title).strip()
+    summary = door.clean(data.summary).strip()
+    slug = door.clean(data.slug).strip().lower()
+    if door.is_blank(title):
         reasons["title"] = "请填写事件标题。"
     elif len(title) > TITLE_MAX:
         reasons["title"] = f"事件标题不超过 {TITLE_MAX} 个字。"
@@ -176,7 +177,7 @@ class NewUpdate:
 
 
 def _check_text(title: str, body: str, reasons: dict[str, str]) -> None:
-    if not body:
+    if door.is_blank(body):
         reasons["body"] = "请填写通报内容。"
     elif len(body) > BODY_MAX:
         reasons["body"] = f"通报内容不超过 {BODY_MAX} 个字。"
@@ -185,7 +186,7 @@ def _check_text(title: str, body: str, reasons: dict[str, str]) -> None:
 
 
 def _linked_questions(session: Session, numbers: list[str], reasons: dict[str, str]) -> list[Question]:
-    wanted = [n.strip() for n in numbers if n.strip()]
+    wanted = [door.fold_width(n) for n in numbers if door.fold_width(n)]
     found: list[Question] = []
     missing = []
     for number in dict.fromkeys(wanted):
@@ -210,8 +211,8 @@ def post_update(
     """Publish an update now, or schedule it for `publish_at` (which must be in the future)."""
     require_publisher(actor)
     reasons: dict[str, str] = {}
-    body = clean_text(data.body).strip()
-    title = clean_text(data.title).strip()
+    body = door.clean(data.body).strip()
+    title = door.clean(data.title).strip()
     _check_text(title, body, reasons)
     if data.kind not in UPDATE_KINDS:
         reasons["kind"] = "请选择通报类型。"
@@ -220,12 +221,12 @@ def post_update(
     if publish_at is not None and publish_at <= now:
         reasons["publish_at"] = "定时发布时间已过，请选择将来的时间，或选择“立即发布”。"
     press_at = parse_time(data.press_at, "press_at", "发布会时间", reasons)
-    place = clean_text(data.press_place).strip()
-    stream = clean_text(data.livestream_url).strip()
+    place = door.clean(data.press_place).strip()
+    stream = door.clean(data.livestream_url).strip()
     if data.kind == KIND_PRESS:
         if press_at is None and "press_at" not in reasons:
             reasons["press_at"] = "请填写发布会时间。"
-        if not place:
+        if door.is_blank(place):
             reasons["press_place"] = "请填写发布会地点。"
     if len(place) > PLACE_MAX:
         reasons["press_place"] = f"地点不超过 {PLACE_MAX} 个字。"
@@ -237,7 +238,7 @@ def post_update(
     if reasons:
         raise ValidationFailed(reasons)
     count = len(incident.updates)
-    if not title:
+    if door.is_blank(title):
         title = f"{incident.title}（{UPDATE_KINDS[data.kind]}）" if data.kind == KIND_PRESS else (
             f"{incident.title}（第{count + 1}次通报）"
         )
@@ -272,11 +273,11 @@ def correct_update(
     if update.withdrawn_at is not None:
         raise InvalidTransition("这条通报已撤回，不能再更正。")
     reasons: dict[str, str] = {}
-    body = clean_text(body).strip()
-    title = clean_text(title).strip() or update.title
-    note = clean_text(change_note).strip()
+    body = door.clean(body).strip()
+    title = door.clean(title).strip() or update.title
+    note = door.clean(change_note).strip()
     _check_text(title, body, reasons)
-    if not note:
+    if door.is_blank(note):
         reasons["change_note"] = "请填写更正说明，它会公开显示在通报下方。"
     elif len(note) > NOTE_MAX:
         reasons["change_note"] = f"更正说明不超过 {NOTE_MAX} 个字。"
@@ -308,8 +309,8 @@ def withdraw_update(session: Session, actor: StaffUser, update: Update, reason: 
     require_publisher(actor)
     if update.withdrawn_at is not None:
         raise InvalidTransition("这条通报已经撤回。")
-    reason = clean_text(reason).strip()
-    if not reason:
+    reason = door.clean(reason).strip()
+    if door.is_blank(reason):
         raise ValidationFailed({"reason": "请填写撤回原因，它会公开显示。"})
     if len(reason) > NOTE_MAX:
         raise ValidationFailed({"reason": f"撤回原因不超过 {NOTE_MAX} 个字。"})

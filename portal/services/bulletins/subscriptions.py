@@ -8,8 +8,8 @@ import secrets
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from portal import text as door
 from portal.errors import NotFound, ValidationFailed
-from portal.markup import clean_text
 from portal.models import Incident, Release, Subscription, Update
 from portal.models.subscription import KIND_BULLETINS, KIND_RELEASES, SUBSCRIPTION_KINDS
 from portal.services import audit
@@ -22,7 +22,7 @@ TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 def normalise_email(email: str) -> str:
     """Trimmed, with the domain lower-cased."""
-    email = clean_text(email or "").strip()
+    email = door.clean(email or "").strip()
     local, _, domain = email.rpartition("@")
     return f"{local}@{domain.lower()}" if local else email
 

@@ -187,7 +187,7 @@ def run(read: Session, write: Session, job_id: int, export_dir: Path, limit: int
     part = export_dir / (name + ".part")
     written = 0
 
-    def counted(lines: Iterable[list[str]]) -> Iterator[list[str]]:
+    def counted(lines: Iterable[list]) -> Iterator[list]:
         nonlocal written
         for row in lines:
             yield row

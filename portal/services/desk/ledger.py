@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import IO
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from portal import sheets
 from portal.errors import ValidationFailed
 from portal.models import Department, Question
 from portal.models.desk import question_codepartment
 from portal.models.question import RATINGS, STATUS_LABELS
 from portal.numbers import parse_positive_int
 from portal.services.board import listing
-from portal.timeutil import to_beijing
+from portal.sheets import ID, NUMBER, TIME, Column
 
-HEADERS = (
-    "留言编号", "标题", "类别", "牵头部门", "协办部门", "状态", "收到时间", "转交时间", "答复时间", "公开时间",
-    "应答复时间", "是否按时", "用时（小时）", "满意度", "重大舆情", "合并至",
+COLUMNS = (
+    Column("留言编号", ID), Column("标题"), Column("类别"), Column("牵头部门"), Column("协办部门"), Column("状态"),
+    Column("收到时间", TIME), Column("转交时间", TIME), Column("答复时间", TIME), Column("公开时间", TIME),
+    Column("应答复时间", TIME), Column("是否按时"), Column("用时（小时）", NUMBER), Column("满意度"),
+    Column("重大舆情"), Column("合并至", ID),
 )
+HEADERS = tuple(c.header for c in COLUMNS)
 FILTER_NAMES = ("since", "until", "department", "category", "status", "rating", "major", "page")
 PAGE_SIZE = 100
 FETCH_CHUNK = 500
@@ -97,24 +98,21 @@ def _co_departments(session: Session) -> dict[int, list[str]]:
     return out
 
 
-def _fmt(value: datetime | None) -> str:
-    return to_beijing(value).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
-def _row(r, co: dict[int, list[str]], numbers: dict[int, str]) -> list[str]:
+def _row(r, co: dict[int, list[str]], numbers: dict[int, str]) -> list[sheets.Value]:
     answered = r.published_at
     on_time = "" if answered is None or r.due_at is None else ("是" if answered <= r.due_at else "否")
-    hours = "" if answered is None else f"{(answered - r.received_at).total_seconds() / 3600:.1f}"
+    hours = None if answered is None else round((answered - r.received_at).total_seconds() / 3600, 1)
     return [
         r.number or "", r.title, r.category or "", r.name or "", "、".join(co.get(r.id, [])),
-        STATUS_LABELS.get(r.status, r.status), _fmt(r.received_at), _fmt(r.routed_at), _fmt(r.answered_at),
-        _fmt(r.published_at), _fmt(r.due_at), on_time, hours, RATINGS.get(r.rating, "") if r.rating else "",
+        STATUS_LABELS.get(r.status, r.status), r.received_at, r.routed_at, r.answered_at,
+        r.published_at, r.due_at, on_time, hours, RATINGS.get(r.rating, "") if r.rating else "",
         "是" if r.is_major else "", numbers.get(r.duplicate_of_id, "") if r.duplicate_of_id else "",
     ]
 
 
-def rows(session: Session, filters: LedgerFilters, limit: int) -> Iterator[list[str]]:
-    """The ledger's rows as text cells, fetched in chunks (never all in memory), at most `limit` of them."""
+def rows(session: Session, filters: LedgerFilters, limit: int) -> Iterator[list[sheets.Value]]:
+    """The ledger's rows as typed cells (times, hours as a number, text), fetched in chunks (never all in
+    memory), at most `limit` of them."""
     co = _co_departments(session)
     merged = select(Question.duplicate_of_id).where(Question.duplicate_of_id.is_not(None))
     numbers = dict(session.execute(select(Question.id, Question.number).where(Question.id.in_(merged))).all())
@@ -124,13 +122,13 @@ def rows(session: Session, filters: LedgerFilters, limit: int) -> Iterator[list[
 
 
 def page(session: Session, filters: LedgerFilters) -> tuple[list[list[str]], bool]:
-    """One page of the ledger for the screen, and whether there is a next page."""
+    """One page of the ledger for the screen (text cells), and whether there is a next page."""
     stmt = _statement(filters).limit(PAGE_SIZE + 1).offset((filters.page - 1) * PAGE_SIZE)
     co = _co_departments(session)
     found = session.execute(stmt).all()
     ids = [r.duplicate_of_id for r in found if r.duplicate_of_id]
     numbers = dict(session.execute(select(Question.id, Question.number).where(Question.id.in_(ids))).all())
-    out = [_row(r, co, numbers) for r in found[:PAGE_SIZE]]
+    out = [sheets.text_row(COLUMNS, _row(r, co, numbers)) for r in found[:PAGE_SIZE]]
     return out, len(found) > PAGE_SIZE
 
 
@@ -144,44 +142,25 @@ def cap_note(limit: int) -> str:
     return f"（已达导出上限 {limit} 行，后面的记录未导出，请缩小日期范围后分批导出。）"
 
 
-def export_rows(session: Session, filters: LedgerFilters, limit: int) -> Iterator[list[str]]:
+def export_rows(session: Session, filters: LedgerFilters, limit: int) -> Iterator[list[sheets.Value]]:
     """The rows of an export: at most `limit`, then one row with the cap note when more matched."""
     for n, row in enumerate(rows(session, filters, limit + 1), start=1):
         yield [cap_note(limit)] if n > limit else row
 
 
 def csv_chunks(session: Session, filters: LedgerFilters, limit: int) -> Iterator[str]:
-    """The ledger as CSV text (UTF-8 with BOM for spreadsheet programs), chunk by chunk."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(HEADERS)
-    yield "\ufeff" + buffer.getvalue()
-    for row in export_rows(session, filters, limit):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(row)
-        yield buffer.getvalue()
+    """The ledger as CSV text (UTF-8 with BOM for spreadsheet programs), chunk by chunk (portal.sheets)."""
+    return sheets.csv_chunks(COLUMNS, export_rows(session, filters, limit))
 
 
-def write_csv(handle: IO[str], lines: Iterable[list[str]]) -> None:
-    """The header and `lines` as CSV into a text file opened with newline="" (UTF-8 BOM first, as streamed)."""
-    handle.write("\ufeff")
-    writer = csv.writer(handle)
-    writer.writerow(HEADERS)
-    for row in lines:
-        writer.writerow(row)
+def write_csv(handle: IO[str], lines: Iterable[list[sheets.Value]]) -> None:
+    """The header and `lines` as CSV into a text file opened with newline="" (as streamed)."""
+    sheets.write_csv(handle, COLUMNS, lines)
 
 
-def write_xlsx(handle: IO[bytes], lines: Iterable[list[str]]) -> None:
-    """The header and `lines` as an XLSX workbook (openpyxl write-only: rows are not kept in memory)."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("台账")
-    sheet.append(list(HEADERS))
-    for row in lines:
-        sheet.append(row)
-    workbook.save(handle)
+def write_xlsx(handle: IO[bytes], lines: Iterable[list[sheets.Value]]) -> None:
+    """The header and `lines` as an XLSX workbook: typed cells, frozen bold header, filter (portal.sheets)."""
+    sheets.write_xlsx(handle, "台账", COLUMNS, lines)
 
 
 def xlsx_file(session: Session, filters: LedgerFilters, limit: int) -> IO[bytes]:

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from portal import text as door
 from portal.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
-from portal.markup import clean_text
 from portal.models import AuditEntry, Department, Memo, MemoItem, Question, StaffUser
 from portal.models.desk import MEMO_DONE, MEMO_DRAFT, MEMO_NEXT, MEMO_SENT
 from portal.models.staff import ROLE_OFFICE
@@ -65,14 +65,14 @@ def create_memo(
     if actor.role != ROLE_OFFICE:
         raise Forbidden("只有办公室可以制作抄告单。")
     reasons: dict[str, str] = {}
-    title = clean_text(title or "").strip()
-    summary = clean_text(summary or "").strip()
-    suggestion = clean_text(suggestion or "").strip()
-    if not title or len(title) > TITLE_MAX:
+    title = door.clean(title or "").strip()
+    summary = door.clean(summary or "").strip()
+    suggestion = door.clean(suggestion or "").strip()
+    if door.is_blank(title) or len(title) > TITLE_MAX:
         reasons["title"] = f"请填写抄告事项标题（不超过 {TITLE_MAX} 个字）。"
     if len(summary) > TEXT_MAX:
         reasons["summary"] = f"情况摘要不超过 {TEXT_MAX} 个字。"
-    if not suggestion or len(suggestion) > TEXT_MAX:
+    if door.is_blank(suggestion) or len(suggestion) > TEXT_MAX:
         reasons["suggestion"] = f"请填写处置建议（不超过 {TEXT_MAX} 个字）。"
     ids = list(dict.fromkeys(question_ids))
     found = list(session.scalars(select(Question).where(Question.id.in_(ids)))) if ids else []

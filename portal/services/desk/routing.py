@@ -11,12 +11,13 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from portal import text as door
 from portal.errors import Forbidden, InvalidTransition, NotFound, PortalError, ValidationFailed
-from portal.markup import clean_text
 from portal.models import Department, InternalNote, Question, ReplyTemplate, StaffUser
 from portal.models.desk import NOTICE_RETURNED, NOTICE_ROUTED
 from portal.models.question import OPEN_STATES, PUBLISHED, RECEIVED, REJECTED, ROUTED, STATUS_LABELS
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
+from portal.numbers import is_ascii_digits
 from portal.services import audit
 from portal.services.board import listing
 from portal.services.board import questions as question_service
@@ -41,6 +42,7 @@ class QueueFilters(listing.ItemFilters):
     due: str | None = None
     major: bool = False
     text: str = ""
+    number: str = ""
 
 
 def parse_queue_filters(session: Session, args: Mapping[str, str]) -> QueueFilters:
@@ -61,7 +63,9 @@ def parse_queue_filters(session: Session, args: Mapping[str, str]) -> QueueFilte
         else:
             reasons["due"] = "时限筛选应为“已超时”或“即将到期”。"
     out.major = out.raw["major"] in ("1", "on", "true")
-    out.text = clean_text(out.raw["q"]).strip()[:50]
+    out.text = door.clean(out.raw["q"]).strip()[:50]
+    folded = door.fold_width(out.text)
+    out.number = folded if is_ascii_digits(folded) else ""  # a question number typed full-width finds it too
     if reasons:
         raise ValidationFailed(reasons)
     return out
@@ -87,7 +91,9 @@ def office_queue(
         stmt = stmt.where(Question.is_major.is_(True))
     if filters.text:
         like = "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(Question.title.like(like, escape="\\") | (Question.number == filters.text))
+        stmt = stmt.where(
+            Question.title.like(like, escape="\\") | (Question.number == (filters.number or filters.text))
+        )
     stmt = stmt.order_by(Question.due_at.is_(None), Question.due_at, Question.id).limit(limit)
     return list(session.scalars(stmt))
 
@@ -182,8 +188,8 @@ def send_back(session: Session, actor: StaffUser, question: Question, reason: st
         raise Forbidden("只有牵头部门可以退回这条留言。")
     if question.status != ROUTED:
         raise InvalidTransition("只有已转交、尚未答复的留言可以退回办公室。")
-    reason = clean_text(reason or "").strip()
-    if not 2 <= len(reason) <= 500:
+    reason = door.clean(reason or "").strip()
+    if not 2 <= door.visible_length(reason) or len(reason) > 500:
         raise ValidationFailed({"reason": "请填写退回理由（2-500 个字）。"})
     dept_name = question.department.name if question.department else ""
     question.status = RECEIVED
@@ -203,7 +209,7 @@ def merge_duplicate(session: Session, actor: StaffUser, question: Question, orig
     """Close a question as a duplicate of an earlier answered one; the citizen is shown the answer's link."""
     if actor.role != ROLE_OFFICE:
         raise Forbidden("只有办公室可以合并重复留言。")
-    number = "".join(ch for ch in (original_number or "") if "0" <= ch <= "9")[:20]
+    number = door.digits(original_number)
     original = session.scalar(select(Question).where(Question.number == number)) if number else None
     if original is None or original.id == question.id:
         raise ValidationFailed({"original": "请填写另一条已答复留言的编号。"})
@@ -233,8 +239,8 @@ def duplicates_of(session: Session, question: Question) -> int:
 
 def add_note(session: Session, actor: StaffUser, question: Question, body: str) -> InternalNote:
     """An internal note on the question (staff only, never public)."""
-    body = clean_text(body or "").strip()
-    if not body or len(body) > NOTE_MAX:
+    body = door.clean(body or "").strip()
+    if door.is_blank(body) or len(body) > NOTE_MAX:
         raise ValidationFailed({"body": f"请填写备注（不超过 {NOTE_MAX} 个字）。"})
     note = InternalNote(question_id=question.id, author_id=actor.id, body=body, created_at=utcnow())
     session.add(note)
@@ -261,7 +267,7 @@ def set_major(session: Session, actor: StaffUser, questions: list[Question], maj
             question.is_major = major
             changed += 1
             audit.record(session, actor, "question.major" if major else "question.unmajor", "question",
-                         question.id, reason=clean_text(reason).strip()[:500])
+                         question.id, reason=door.clean(reason).strip()[:500])
     session.commit()
     return changed
 
@@ -287,12 +293,12 @@ def save_template(
     session: Session, actor: StaffUser, template_id: int | None, department_id: int | None, title: str, body: str
 ) -> ReplyTemplate:
     """Create or edit a reply template; a responder edits only their own department's."""
-    title = clean_text(title or "").strip()
-    body = clean_text(body or "").strip()
+    title = door.clean(title or "").strip()
+    body = door.clean(body or "").strip()
     reasons = {}
-    if not title or len(title) > TEMPLATE_TITLE_MAX:
+    if door.is_blank(title) or len(title) > TEMPLATE_TITLE_MAX:
         reasons["title"] = f"请填写模板名称（不超过 {TEMPLATE_TITLE_MAX} 个字）。"
-    if len(body) < 10 or len(body) > TEMPLATE_BODY_MAX:
+    if door.visible_length(body) < 10 or len(body) > TEMPLATE_BODY_MAX:
         reasons["body"] = f"模板内容应为 10-{TEMPLATE_BODY_MAX} 个字。"
     if department_id is not None and session.get(Department, department_id) is None:
         reasons["department"] = "没有这个部门。"

@@ -13,6 +13,7 @@ from datetime import UTC, timedelta
 from icalendar import Calendar, Event
 
 from portal.models import Conference
+from portal.text import xml_safe
 
 
 def conference_uid(conference: Conference, authority: str) -> str:
@@ -23,13 +24,14 @@ def conference_uid(conference: Conference, authority: str) -> str:
 def build_calendar(
     conferences: Iterable[Conference], name: str, authority: str, link_for: Callable[[Conference], str]
 ) -> bytes:
-    """A VCALENDAR with one VEVENT per conference."""
+    """A VCALENDAR with one VEVENT per conference; texts lose control characters and non-characters (rows stored
+    before the text door existed), which calendar clients refuse."""
     cal = Calendar()
     cal.add("prodid", f"-//{authority}//press room//ZH")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", name)
+    cal.add("x-wr-calname", xml_safe(name))
     cal.add("x-wr-timezone", "Asia/Shanghai")
     cal.add("x-published-ttl", "PT1H")
     cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
@@ -42,8 +44,8 @@ def build_calendar(
         event.add("dtstart", conference.starts_at.astimezone(UTC))
         event.add("dtend", conference.ends_at.astimezone(UTC))
         event.add("sequence", conference.sequence)
-        event.add("summary", conference.title)
-        event.add("location", conference.place)
+        event.add("summary", xml_safe(conference.title))
+        event.add("location", xml_safe(conference.place))
         url = link_for(conference)
         event.add("url", url)
         lines = []
@@ -54,7 +56,7 @@ def build_calendar(
         if conference.description_md:
             lines.append(conference.description_md)
         lines.append(f"详情：{url}")
-        event.add("description", "\n".join(lines))
+        event.add("description", xml_safe("\n".join(lines)))
         event.add("status", "CANCELLED" if conference.cancelled_at else "CONFIRMED")
         event.add("transp", "TRANSPARENT")
         cal.add_component(event)

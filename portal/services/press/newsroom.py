@@ -13,8 +13,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import text as door
 from portal.errors import Forbidden, InvalidTransition, ValidationFailed
-from portal.markup import clean_text, render_markdown
+from portal.markup import render_markdown
 from portal.models import Attachment, Department, Incident, Release, ReleaseEdition
 from portal.models.press import RELEASE_TYPES, RUMOUR
 from portal.models.staff import StaffUser
@@ -43,7 +44,7 @@ def require_publisher(actor: StaffUser) -> None:
 
 def parse_topics(text: str, reasons: dict[str, str]) -> str:
     """'a, b，c' -> ',a,b,c,' (the stored form, so a LIKE on ',tag,' finds one exact tag)."""
-    tags = [t.strip() for t in re.split(r"[,，、;；\s]+", clean_text(text or "")) if t.strip()]
+    tags = [t.strip() for t in re.split(r"[,，、;；\s]+", door.clean(text or "")) if t.strip()]
     tags = list(dict.fromkeys(tags))
     if len(tags) > TOPICS_MAX or any(len(t) > TOPIC_MAX for t in tags):
         reasons["topics"] = f"话题最多 {TOPICS_MAX} 个，每个不超过 {TOPIC_MAX} 个字。"
@@ -77,15 +78,15 @@ def _unique_slug(session: Session, wanted: str, when) -> str:
 
 
 def _check_text(title: str, body: str, rumour: str, kind: str, reasons: dict[str, str]) -> None:
-    if not title:
+    if door.is_blank(title):
         reasons["title"] = "请填写标题。"
     elif len(title) > TITLE_MAX:
         reasons["title"] = f"标题不超过 {TITLE_MAX} 个字。"
-    if not body:
+    if door.is_blank(body):
         reasons["body"] = "请填写正文。" if kind != RUMOUR else "请填写事实真相（正文）。"
     elif len(body) > BODY_MAX:
         reasons["body"] = f"正文不超过 {BODY_MAX} 个字。"
-    if kind == RUMOUR and not rumour:
+    if kind == RUMOUR and door.is_blank(rumour):
         reasons["rumour"] = "辟谣稿请写明网传说法（谣言内容）。"
     elif len(rumour) > 2000:
         reasons["rumour"] = "网传说法不超过 2000 个字。"
@@ -95,10 +96,10 @@ def create_release(session: Session, actor: StaffUser, data: ReleaseInput, sign_
     """Publish a release now, or schedule it for `publish_at` (which must be in the future)."""
     require_publisher(actor)
     reasons: dict[str, str] = {}
-    title = clean_text(data.title).strip()
-    body = clean_text(data.body).strip()
-    rumour = clean_text(data.rumour).strip() if data.type == RUMOUR else ""
-    slug = clean_text(data.slug).strip().lower()
+    title = door.clean(data.title).strip()
+    body = door.clean(data.body).strip()
+    rumour = door.clean(data.rumour).strip() if data.type == RUMOUR else ""
+    slug = door.clean(data.slug).strip().lower()
     if data.type not in RELEASE_TYPES:
         reasons["type"] = "请选择稿件类型。"
     _check_text(title, body, rumour, data.type, reasons)
@@ -145,12 +146,12 @@ def correct_release(
     if release.withdrawn_at is not None:
         raise InvalidTransition("这篇稿件已撤回，不能再更正。")
     reasons: dict[str, str] = {}
-    title = clean_text(title).strip() or release.title
-    body = clean_text(body).strip()
-    rumour = clean_text(rumour).strip() if release.is_rumour else ""
-    note = clean_text(change_note).strip()
+    title = door.clean(title).strip() or release.title
+    body = door.clean(body).strip()
+    rumour = door.clean(rumour).strip() if release.is_rumour else ""
+    note = door.clean(change_note).strip()
     _check_text(title, body, rumour, release.type, reasons)
-    if not note:
+    if door.is_blank(note):
         reasons["change_note"] = "请填写更正说明，它会公开显示在稿件下方。"
     elif len(note) > NOTE_MAX:
         reasons["change_note"] = f"更正说明不超过 {NOTE_MAX} 个字。"
@@ -182,7 +183,7 @@ def add_attachment(
     require_publisher(actor)
     if release.withdrawn_at is not None:
         raise InvalidTransition("这篇稿件已撤回，不能再添加附件。")
-    caption = clean_text(caption or "").strip()
+    caption = door.clean(caption or "").strip()
     if len(caption) > 200:
         raise ValidationFailed({"caption": "说明文字不超过 200 个字。"})
     stored = uploads.store(data, filename, folder, max_bytes, rendition_px)
@@ -214,8 +215,8 @@ def withdraw_release(session: Session, actor: StaffUser, release: Release, reaso
     require_publisher(actor)
     if release.withdrawn_at is not None:
         raise InvalidTransition("这篇稿件已经撤回。")
-    reason = clean_text(reason or "").strip()
-    if not reason:
+    reason = door.clean(reason or "").strip()
+    if door.is_blank(reason):
         raise ValidationFailed({"reason": "请填写撤回原因，它会公开显示。"})
     if len(reason) > NOTE_MAX:
         raise ValidationFailed({"reason": f"撤回原因不超过 {NOTE_MAX} 个字。"})

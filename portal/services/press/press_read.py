@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from portal import text as door
 from portal.errors import ValidationFailed
-from portal.markup import clean_text
 from portal.models import Attachment, Conference, Department, DirectoryEntry, Release
 from portal.models.press import RELEASE_TYPES
 from portal.services.bulletins.bulletin_read import ContentVersion, _aware, _version
@@ -35,7 +35,7 @@ def clean_filters(type_: str, topic: str, month: str, page: str) -> ReleaseFilte
         number = max(1, min(int(page), 10000))
     except ValueError:
         number = 1
-    topic = clean_text(topic or "").strip()
+    topic = door.clean(topic or "").strip()
     return ReleaseFilters(
         type=type_ if type_ in RELEASE_TYPES else "",
         topic=topic[:20] if topic and "," not in topic else "",
@@ -49,7 +49,7 @@ def strict_filters(type_: str, topic: str, month: str, page: str) -> ReleaseFilt
     reasons: dict[str, str] = {}
     if type_ and type_ not in RELEASE_TYPES:
         reasons["type"] = f"type 应为 {'、'.join(RELEASE_TYPES)} 之一。"
-    topic = clean_text(topic or "").strip()
+    topic = door.clean(topic or "").strip()
     if len(topic) > 20 or "," in topic:
         reasons["topic"] = "topic 应为一个话题（不超过 20 个字，不含逗号）。"
     if month and parse_month(month) is None:

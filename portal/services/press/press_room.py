@@ -9,8 +9,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import text as door
 from portal.errors import Forbidden, ValidationFailed
-from portal.markup import clean_text, render_markdown
+from portal.markup import render_markdown
 from portal.models import Conference, Department, DirectoryEntry, Incident, Release
 from portal.models.staff import ROLE_ADMIN, StaffUser
 from portal.services import audit
@@ -43,14 +44,14 @@ class ConferenceInput:
 
 def _conference_fields(session: Session, data: ConferenceInput) -> dict:
     reasons: dict[str, str] = {}
-    title = clean_text(data.title).strip()
-    place = clean_text(data.place).strip()
-    stream = clean_text(data.livestream_url).strip()
-    speaker = clean_text(data.spokesperson).strip()
-    description = clean_text(data.description).strip()
-    if not title or len(title) > TITLE_MAX:
+    title = door.clean(data.title).strip()
+    place = door.clean(data.place).strip()
+    stream = door.clean(data.livestream_url).strip()
+    speaker = door.clean(data.spokesperson).strip()
+    description = door.clean(data.description).strip()
+    if door.is_blank(title) or len(title) > TITLE_MAX:
         reasons["title"] = f"请填写发布会名称（不超过 {TITLE_MAX} 个字）。"
-    if not place or len(place) > PLACE_MAX:
+    if door.is_blank(place) or len(place) > PLACE_MAX:
         reasons["place"] = f"请填写发布会地点（不超过 {PLACE_MAX} 个字）。"
     if stream and not URL_RE.match(stream):
         reasons["livestream_url"] = "直播链接应为 http:// 或 https:// 开头的网址。"
@@ -149,11 +150,11 @@ def save_directory_entry(
     department = session.get(Department, data.department_id) if data.department_id else None
     if department is None:
         reasons["department_id"] = "请选择部门。"
-    name, role = clean_text(data.name).strip(), clean_text(data.role).strip()
-    phone, hours = clean_text(data.office_phone).strip(), clean_text(data.duty_hours).strip()
-    if not name or len(name) > 50:
+    name, role = door.clean(data.name).strip(), door.clean(data.role).strip()
+    phone, hours = door.clean(data.office_phone).strip(), door.clean(data.duty_hours).strip()
+    if door.is_blank(name) or len(name) > 50:
         reasons["name"] = "请填写姓名（不超过 50 个字）。"
-    if not role or len(role) > 100:
+    if door.is_blank(role) or len(role) > 100:
         reasons["role"] = "请填写职务（不超过 100 个字）。"
     if not PHONE_RE.match(phone):
         reasons["office_phone"] = "请填写办公电话，例如 0571-12345678。"

@@ -11,11 +11,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import nh3
 
-# C0 controls but tab and newline, DEL, C1 controls, surrogates and the Unicode non-characters.
-_BAD_CHARS = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
-    "\U0001fffe\U0001ffff\U0002fffe\U0002ffff\U0003fffe\U0003ffff\U0010fffe\U0010ffff]"
-)
+from portal import text as door
+
 _BLOCK_END = re.compile(r"(?i)<\s*(br\s*/?|/p|/div|/blockquote|/li|/tr|/h[1-6])\s*>")
 _SPACES = re.compile(r"[ \t\u3000\u2002\u2003\u00a0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
@@ -27,11 +24,11 @@ KEY_MAX = 400
 
 
 def clean_field(value: str | None) -> tuple[str, bool]:
-    """Drop control characters and non-characters; returns the text and whether anything was removed."""
+    """The door's clean-up (portal.text.clean) for fetched text; returns the text and whether anything was removed."""
     if not value:
         return "", False
-    cleaned = _BAD_CHARS.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
-    return cleaned, cleaned != value.replace("\r\n", "\n").replace("\r", "\n")
+    cleaned = door.clean(value)
+    return cleaned, cleaned != unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def one_line(value: str | None, limit: int = 500) -> str:

@@ -24,6 +24,7 @@ from portal.services.board.questions import (
     unhide_question,
 )
 from portal.services.desk import routing as desk_service
+from portal.text import fold_width
 from portal.timeutil import utcnow
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import HideForm, LogoutForm, PublishForm, RejectForm, ReplyForm, RouteForm, options
@@ -243,7 +244,7 @@ def audit_log():
     """The audit log, newest first (read-only)."""
     page = request.args.get("page", "1")
     page_no = parse_positive_int(page, 99999) or 1
-    actor = request.args.get("actor", "").strip()[:64]
+    actor = fold_width(request.args.get("actor", ""))[:64]  # a user name, perhaps typed full-width
     action = request.args.get("action", "").strip()[:40]
     subject = request.args.get("subject", "").strip()[:20]
     stmt = select(AuditEntry)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -17,33 +16,34 @@ from portal.numbers import parse_positive_int
 from portal.services.accounts import admin_accounts
 from portal.services.board import listing
 from portal.views.common import apply_reasons, roles_required
-from portal.views.forms import CsrfForm, options, strip
+from portal.views.forms import CsrfForm, PortalForm, Required, TextLength, options, strip
 from portal.views.staff import ALL_ROLES, bp
 
 
-class AccountForm(FlaskForm):
-    username = StringField("用户名", filters=[strip], validators=[Length(max=64, message="用户名过长。")])
-    display_name = StringField("姓名/署名", filters=[strip], validators=[Length(max=64, message="不超过 64 个字。")])
-    role = SelectField("角色", choices=[], validate_choice=False, validators=[DataRequired("请选择角色。")])
+class AccountForm(PortalForm):
+    username = StringField("用户名", filters=[strip], validators=[TextLength(max=64, message="用户名过长。")])
+    display_name = StringField("姓名/署名", filters=[strip],
+                               validators=[TextLength(max=64, message="不超过 64 个字。")])
+    role = SelectField("角色", choices=[], validate_choice=False, validators=[Required("请选择角色。")])
     department = SelectField("部门", choices=[], validate_choice=False)
     email = StringField("通知邮箱（可不填）", filters=[strip],
-                        validators=[Optional(), Length(max=200, message="邮箱过长。")])
+                        validators=[Optional(), TextLength(max=200, message="邮箱过长。")])
     password = PasswordField("初始密码（至少 10 位）", validators=[Length(max=256, message="密码过长。")])
     submit = SubmitField("保存")
 
 
-class DisableForm(FlaskForm):
-    reason = StringField("停用理由", filters=[strip], validators=[Length(max=500, message="不超过 500 个字。")])
+class DisableForm(PortalForm):
+    reason = StringField("停用理由", filters=[strip], validators=[TextLength(max=500, message="不超过 500 个字。")])
     submit = SubmitField("停用账号")
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(PortalForm):
     password = PasswordField("新密码（至少 10 位）",
                              validators=[DataRequired("请填写新密码。"), Length(max=256, message="密码过长。")])
     submit = SubmitField("重置密码")
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(PortalForm):
     current = PasswordField("当前密码", validators=[DataRequired("请填写当前密码。"), Length(max=256)])
     new = PasswordField("新密码（至少 10 位）", validators=[DataRequired("请填写新密码。"), Length(max=256)])
     repeat = PasswordField("再次输入新密码", validators=[DataRequired("请再次输入新密码。"), Length(max=256)])

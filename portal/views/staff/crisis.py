@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import current_app, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SubmitField
 
 from portal.extensions import db
@@ -13,10 +12,11 @@ from portal.models.staff import ROLE_ADMIN
 from portal.services.bulletins.publishing import pinned_incident
 from portal.services.ops import site
 from portal.views.common import roles_required
+from portal.views.forms import PortalForm
 from portal.views.staff import bp
 
 
-class CrisisForm(FlaskForm):
+class CrisisForm(PortalForm):
     """Two switches."""
 
     crisis_mode = BooleanField("危机模式（首页以置顶事件开头；检索和统计页面使用较长缓存）")

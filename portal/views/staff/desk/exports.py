@@ -17,7 +17,8 @@ from portal.views.forms import CsrfForm
 from portal.views.staff import bp
 from portal.views.staff.desk.ledger import LEDGER_ROLES, invalid_filters
 
-MIMETYPES = {"csv": "text/csv; charset=utf-8",
+# werkzeug adds "; charset=utf-8" to a text/* mimetype.
+MIMETYPES = {"csv": "text/csv",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 # How often the progress page reloads itself when JavaScript is off (seconds).
 REFRESH_SECONDS = 2

@@ -78,7 +78,8 @@ def ledger_csv():
     limit = int(current_app.config["EXPORT_MAX_ROWS"])
     _audit_direct(filters, "csv")
     body = stream_with_context(ledger.csv_chunks(db.session, filters, limit))
-    return Response(body, mimetype="text/csv; charset=utf-8",
+    # A text/* mimetype gets "; charset=utf-8" from werkzeug: naming it here too sent it twice.
+    return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{_filename("csv")}"'})
 
 
@@ -124,5 +125,5 @@ def stats_summary():
         return render_template("errors/error.html", code=400, title="请求有误",
                                message=exc.reasons["month"]), 400
     text = stats.summary_text(db.session, month, current_app.config["OFFICE_NAME"])
-    return Response(text, mimetype="text/markdown; charset=utf-8",
+    return Response(text, mimetype="text/markdown",
                     headers={"Content-Disposition": f'attachment; filename="summary-{month}.md"'})

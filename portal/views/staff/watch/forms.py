@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import NumberRange, Optional
 
-from portal.views.forms import strip
+from portal.views.forms import PortalForm, strip
 
 
-class SourceForm(FlaskForm):
+class SourceForm(PortalForm):
     """A source: feed URL, or a page patrolled by hand."""
 
     name = StringField("名称", filters=[strip])
@@ -22,7 +21,7 @@ class SourceForm(FlaskForm):
     extract_selector = StringField("正文选择器（CSS，可选）", filters=[strip])
 
 
-class PlanForm(FlaskForm):
+class PlanForm(PortalForm):
     """A watch plan."""
 
     name = StringField("方案名称", filters=[strip])
@@ -39,7 +38,7 @@ class PlanForm(FlaskForm):
     active = BooleanField("启用", default=True)
 
 
-class ReapplyForm(FlaskForm):
+class ReapplyForm(PortalForm):
     """Re-apply a plan to recent items."""
 
     days = IntegerField("最近天数", default=7, validators=[NumberRange(1, 90, "天数应在 1 到 90 之间。")])
