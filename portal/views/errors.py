@@ -33,6 +33,32 @@ def error_page(code: int, message: str | None = None):
     return render_template("errors/error.html", code=code, title=title, message=message or default), code
 
 
+API_PREFIX = "/api/"
+
+
+def _api_error(code: int, message: str | None = None, exc: HTTPException | None = None):
+    """The same error as JSON for the API (its clients parse JSON; the OpenAPI document says so)."""
+    from portal.views.api import json_error
+
+    title, default = MESSAGES.get(code, MESSAGES[500 if code >= 500 else 400])
+    return json_error(code, message or default, _protocol_headers(exc))
+
+
+def _protocol_headers(exc: HTTPException | None) -> dict[str, str]:
+    """Headers the status requires: Allow on 405 (RFC 9110 15.5.6), Retry-After where the error gives one."""
+    if exc is None:
+        return {}
+    return {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "retry-after")}
+
+
+def _page(code: int, message: str | None = None, exc: HTTPException | None = None):
+    """The error for this request: JSON under /api/, else the HTML page, with the protocol headers."""
+    if request.path.startswith(API_PREFIX):
+        return _api_error(code, message, exc)
+    body, status = error_page(code, message)
+    return body, status, _protocol_headers(exc)
+
+
 def register(app: Flask) -> None:
     """Install the handlers."""
 
@@ -50,22 +76,22 @@ def register(app: Flask) -> None:
         # Full disk, a lock held too long, a lost connection: the write did not happen; say so, with a 503.
         app.logger.exception("database error on %s %s", request.method, request.path)
         db.session.rollback()
-        return error_page(503, "系统暂时无法保存您的操作（存储繁忙或已满），操作未生效，请稍后再试。浏览页面不受影响。")
+        return _page(503, "系统暂时无法保存您的操作（存储繁忙或已满），操作未生效，请稍后再试。浏览页面不受影响。")
 
     @app.errorhandler(PortalError)
     def portal_error(exc: PortalError):
         db.session.rollback()
-        return error_page(exc.status_code, exc.message)
+        return _page(exc.status_code, exc.message)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = exc.code or 500
         if code == 429:
-            return error_page(429, f"操作过于频繁，请稍后再试（限制：{exc.description}）。")
-        return error_page(code)
+            return _page(429, f"操作过于频繁，请稍后再试（限制：{exc.description}）。", exc)
+        return _page(code, None, exc)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
-        return error_page(500)
+        return _page(500)
