@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, flash, redirect, render_template, request
+from flask_login import current_user
+from flask_login.utils import login_url
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from portal.errors import PortalError
-from portal.extensions import db
+from portal.extensions import db, login_manager
+from portal.views.kept import kept_page
 
 MESSAGES = {
     400: ("请求有误", "提交的内容无法处理，请返回检查后重试。"),
@@ -25,6 +28,7 @@ MESSAGES = {
     503: ("服务暂不可用", "系统繁忙或正在维护，请稍后再试。"),
 }
 CSRF_MESSAGE = "页面已过期或缺少安全校验，内容未提交。请确认下面的内容后重新提交。"
+SESSION_ENDED_MESSAGE = "登录已失效，内容未提交。请确认下面的内容，重新登录后再提交。"
 
 
 def error_page(code: int, message: str | None = None):
@@ -69,7 +73,19 @@ def register(app: Flask) -> None:
             from portal.views.questions import _ask_form, render_ask
 
             return render_ask(_ask_form(), [CSRF_MESSAGE], 400)
-        return error_page(400, CSRF_MESSAGE)
+        # Every other form: what was typed comes back below the message, to copy (portal/views/kept.py).
+        kept = kept_page(400, CSRF_MESSAGE, signed_out=not current_user.is_authenticated)
+        return kept or error_page(400, CSRF_MESSAGE)
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        # A POST after the session ended (timed out, or signed out elsewhere) keeps what was typed; the rest go to
+        # the login page as Flask-Login would send them.
+        if request.method == "POST" and (kept := kept_page(401, SESSION_ENDED_MESSAGE, signed_out=True)):
+            return kept
+        if login_manager.login_message:
+            flash(login_manager.login_message, category=login_manager.login_message_category)
+        return redirect(login_url(login_manager.login_view, next_url=request.url))
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError):
