@@ -1,7 +1,7 @@
 """Run deploy/nginx.conf itself on a free port, as the current user, in a temporary folder.
 
 Used by bench/load.py and tests/test_nginx.py. The deploy file is rewritten only where it names the machine: the
-listening port, the app's address, the cache folder and the checkout path; everything else (proxy cache, cookie
+listening port, the app's address, the cache and log folders and the checkout path; everything else (proxy cache, cookie
 bypass, open-file cache, security headers, gzip) is what a deployment runs. The surrounding http {} block is
 Debian's (sendfile, tcp_nopush, the MIME types).
 """
@@ -60,6 +60,7 @@ def portal_conf(tmp: Path, port: int, app_port: int, extra_locations: str = "") 
         ("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};"),
         ("/var/cache/nginx/portal", str(tmp / "cache")),
         ("/srv/portal/", f"{ROOT}/"),
+        ("/var/log/nginx/portal", str(tmp / "log" / "portal")),  # both log folders (…/portal, …/portal-netlog)
     ]
     for old, new in swaps:
         if old not in text:
@@ -77,6 +78,9 @@ def running(tmp: Path, port: int, app_port: int, extra_locations: str = "") -> I
     if nginx is None:
         raise RuntimeError("nginx is not installed (Debian: apt-get install nginx)")
     tmp.mkdir(parents=True, exist_ok=True)
+    for folder, mode in (("portal", 0o750), ("portal-netlog", 0o700)):  # as deploy/tmpfiles-portal.conf makes them
+        (tmp / "log" / folder).mkdir(parents=True, exist_ok=True)
+        (tmp / "log" / folder).chmod(mode)
     (tmp / "portal.conf").write_text(portal_conf(tmp, port, app_port, extra_locations))
     user = "user root;" if os.geteuid() == 0 else ""
     (tmp / "nginx.conf").write_text(MAIN.format(user=user, tmp=tmp))
