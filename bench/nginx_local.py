@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -72,8 +72,10 @@ def portal_conf(tmp: Path, port: int, app_port: int, extra_locations: str = "") 
 
 
 @contextmanager
-def running(tmp: Path, port: int, app_port: int, extra_locations: str = "") -> Iterator[Path]:
-    """Start nginx with deploy/nginx.conf in `tmp`; yields `tmp`; stops it (and waits) on the way out."""
+def running(tmp: Path, port: int, app_port: int, extra_locations: str = "",
+            edit: Callable[[str], str] | None = None) -> Iterator[Path]:
+    """Start nginx with deploy/nginx.conf in `tmp` (`edit`: a bench's variant of the rewritten file); yields `tmp`;
+    stops it (and waits) on the way out."""
     nginx = binary()
     if nginx is None:
         raise RuntimeError("nginx is not installed (Debian: apt-get install nginx)")
@@ -81,7 +83,8 @@ def running(tmp: Path, port: int, app_port: int, extra_locations: str = "") -> I
     for folder, mode in (("portal", 0o750), ("portal-netlog", 0o700)):  # as deploy/tmpfiles-portal.conf makes them
         (tmp / "log" / folder).mkdir(parents=True, exist_ok=True)
         (tmp / "log" / folder).chmod(mode)
-    (tmp / "portal.conf").write_text(portal_conf(tmp, port, app_port, extra_locations))
+    conf = portal_conf(tmp, port, app_port, extra_locations)
+    (tmp / "portal.conf").write_text(edit(conf) if edit else conf)
     user = "user root;" if os.geteuid() == 0 else ""
     (tmp / "nginx.conf").write_text(MAIN.format(user=user, tmp=tmp))
     base = [nginx, "-c", str(tmp / "nginx.conf"), "-p", str(tmp)]
