@@ -90,3 +90,15 @@ def test_values_the_document_refuses_are_400_on_questions(api_site, query):
 def test_values_the_document_refuses_are_400_on_releases(api_site, query):
     response = api_site.test_client().get(f"/api/v1/releases{query}")
     assert response.status_code == 400 and response.get_json()["reasons"], query
+
+
+def test_a_server_error_under_the_api_is_json_too(api_site, monkeypatch):
+    from portal.services.bulletins import bulletin_read
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(bulletin_read, "list_incidents", broken)
+    response = api_site.test_client().get("/api/v1/incidents")
+    assert response.status_code == 500 and response.mimetype == "application/json"
+    assert response.get_json()["error"] and "database went away" not in response.get_data(as_text=True)
