@@ -1,6 +1,7 @@
 """What the two nginx logs cost: a page from nginx's proxy cache with deploy/nginx.conf as shipped (everyday log
 with networks only + the network log), against the same file with no access log (the baseline, measured in the
-same run) and with one log in nginx's default `combined` format (what Debian's http-level default gave before).
+same run), with the two logs written on every request (no buffer), and with one log in nginx's default `combined`
+format (what Debian's http-level default gave before).
 
 Usage: .venv/bin/python bench/nginx_logs.py [--rounds 3] [--duration 5] [--connections 32]
 Needs nginx and wrk. The upstream is a tiny local server whose 12 KB page nginx keeps (s-maxage=60), so the runs
@@ -60,8 +61,12 @@ def variants(log_dir: Path) -> dict[str, object]:
             return out
         return checked
 
+    def unbuffered(conf: str) -> str:
+        assert conf.count(" buffer=64k flush=1s;") == 2, "deploy/nginx.conf changed"
+        return conf.replace(" buffer=64k flush=1s;", ";")
+
     off, combined = check(off), check(combined)
-    return {"no access log (baseline)": off, "combined (Debian default)": combined, "shipped (two logs)": None}
+    return {"no access log (baseline)": off, "shipped, unbuffered": unbuffered, "combined (Debian default)": combined, "shipped (two logs)": None}
 
 
 def wrk(url: str, args) -> tuple[float, float]:
