@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from bulletin_helpers import open_incident, post_update, spokesperson
 from test_api import publish_question
 
@@ -42,12 +43,18 @@ def _feed_for(app, url: str, **headers) -> str:
     return app.test_client().get(url, headers=headers).get_data(as_text=True)
 
 
-def test_cached_feed_carries_the_scheme_of_its_own_request(make_app, staff):
+@pytest.fixture
+def proxied(make_app, staff):
+    """An app behind one proxy with a published update (cached), and one on the same database with no cache."""
     writer = make_app(PROXY_COUNT=1)
     client = spokesperson(writer)
     incident = open_incident(writer, client)
     post_update(writer, client, incident.id, "交通管制已于十时解除。")
-    uncached = make_app(PROXY_COUNT=1, CACHE_URL="none")
+    return writer, make_app(PROXY_COUNT=1, CACHE_URL="none")
+
+
+def test_cached_feed_carries_the_scheme_of_its_own_request(proxied):
+    writer, uncached = proxied
     for url in ("/feeds/bulletins.atom", "/news/feed.rss"):
         plain = _feed_for(writer, url, **{"X-Forwarded-Proto": "http"})
         secure = writer.test_client().get(url, headers={"X-Forwarded-Proto": "https"})
@@ -56,12 +63,8 @@ def test_cached_feed_carries_the_scheme_of_its_own_request(make_app, staff):
         assert plain == _feed_for(uncached, url, **{"X-Forwarded-Proto": "http"}), url
 
 
-def test_cached_feed_carries_the_host_of_its_own_request(make_app, staff):
-    writer = make_app(PROXY_COUNT=1)
-    client = spokesperson(writer)
-    incident = open_incident(writer, client)
-    post_update(writer, client, incident.id, "交通管制已于十时解除。")
-    uncached = make_app(PROXY_COUNT=1, CACHE_URL="none")
+def test_cached_feed_carries_the_host_of_its_own_request(proxied):
+    writer, uncached = proxied
     url = "/feeds/bulletins.rss"
     _feed_for(writer, url, **{"X-Forwarded-Host": "a.example.cn"})
     other = _feed_for(writer, url, **{"X-Forwarded-Host": "b.example.cn"})
