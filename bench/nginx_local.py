@@ -1,7 +1,7 @@
 """Run deploy/nginx.conf itself on a free port, as the current user, in a temporary folder.
 
 Used by bench/load.py and tests/test_nginx.py. The deploy file is rewritten only where it names the machine: the
-listening port, the app's address, the cache folder and the checkout path; everything else (proxy cache, cookie
+listening port, the app's address, the cache and log folders and the checkout path; everything else (proxy cache, cookie
 bypass, open-file cache, security headers, gzip) is what a deployment runs. The surrounding http {} block is
 Debian's (sendfile, tcp_nopush, the MIME types).
 """
@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -60,6 +60,7 @@ def portal_conf(tmp: Path, port: int, app_port: int, extra_locations: str = "") 
         ("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};"),
         ("/var/cache/nginx/portal", str(tmp / "cache")),
         ("/srv/portal/", f"{ROOT}/"),
+        ("/var/log/nginx/portal", str(tmp / "log" / "portal")),  # both log folders (…/portal, …/portal-netlog)
     ]
     for old, new in swaps:
         if old not in text:
@@ -71,13 +72,19 @@ def portal_conf(tmp: Path, port: int, app_port: int, extra_locations: str = "") 
 
 
 @contextmanager
-def running(tmp: Path, port: int, app_port: int, extra_locations: str = "") -> Iterator[Path]:
-    """Start nginx with deploy/nginx.conf in `tmp`; yields `tmp`; stops it (and waits) on the way out."""
+def running(tmp: Path, port: int, app_port: int, extra_locations: str = "",
+            edit: Callable[[str], str] | None = None) -> Iterator[Path]:
+    """Start nginx with deploy/nginx.conf in `tmp` (`edit`: a bench's variant of the rewritten file); yields `tmp`;
+    stops it (and waits) on the way out."""
     nginx = binary()
     if nginx is None:
         raise RuntimeError("nginx is not installed (Debian: apt-get install nginx)")
     tmp.mkdir(parents=True, exist_ok=True)
-    (tmp / "portal.conf").write_text(portal_conf(tmp, port, app_port, extra_locations))
+    for folder, mode in (("portal", 0o750), ("portal-netlog", 0o700)):  # as deploy/tmpfiles-portal.conf makes them
+        (tmp / "log" / folder).mkdir(parents=True, exist_ok=True)
+        (tmp / "log" / folder).chmod(mode)
+    conf = portal_conf(tmp, port, app_port, extra_locations)
+    (tmp / "portal.conf").write_text(edit(conf) if edit else conf)
     user = "user root;" if os.geteuid() == 0 else ""
     (tmp / "nginx.conf").write_text(MAIN.format(user=user, tmp=tmp))
     base = [nginx, "-c", str(tmp / "nginx.conf"), "-p", str(tmp)]

@@ -50,15 +50,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
 
-    if int(app.config["PROXY_COUNT"]) > 0:
-        n = int(app.config["PROXY_COUNT"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-
     _init_extensions(app)
     _init_search(app)
     _register_blueprints(app)
     _register_template_helpers(app)
     _init_render_cache(app)
+    if int(app.config["PROXY_COUNT"]) > 0:
+        # Outside the render cache, so the cache keys on the scheme and host the proxy reports, as the views see them.
+        n = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     from portal import edge
 
     edge.init_app(app)

@@ -2,7 +2,8 @@
 
 It runs as WSGI middleware in front of Flask, so a hit costs a URL match, the site token (cached per process
 for at most CACHE_VERSION_TTL seconds) and a dictionary lookup: no session, no user, no template. Entries are
-keyed by (host, path and sorted query, site token): a publish bumps the token in the database, so every worker
+keyed by (scheme, host, path and query with names sorted but the values of a repeated name in their order,
+site token): a publish bumps the token in the database, so every worker
 and every server misses on its next request. Only GET/HEAD without a session or remember cookie, for an
 allowlist of endpoints, status 200, no Set-Cookie and a `public` Cache-Control are kept. A text page is kept
 gzip-compressed as well and served so to clients that accept gzip (`Vary: Accept-Encoding`): nginx in front
@@ -39,8 +40,10 @@ POLICIES: dict[str, tuple[str | None, str | None]] = {
     "stats.stats_page": ("CACHE_STATS_TTL", "CACHE_CRISIS_TTL"),
 }
 # Feeds keep their own ETag/Last-Modified/Cache-Control (views/feeds.py); their bodies are cached here too.
+# Every feed is here, the press room's and its calendar too: a feed left out is served uncompressed and uncached.
 FEEDS = ("feeds.bulletins_rss", "feeds.bulletins_atom", "feeds.incident_rss", "feeds.incident_atom",
-         "feeds.answers_atom")
+         "feeds.answers_atom", "news.feed_rss", "news.feed_atom", "news.type_feed_rss", "news.type_feed_atom",
+         "news.conferences_ics")
 for _name in FEEDS:
     POLICIES[_name] = ("CACHE_TTL", "CACHE_TTL")
 
@@ -203,14 +206,20 @@ def make_store(url: str, max_entries: int):
 
 
 def path_key(path: str, query: str) -> str:
-    """Path plus the query sorted by name, so ?a=1&b=2 and ?b=2&a=1 share an entry."""
-    pairs = sorted(parse_qsl(query, keep_blank_values=True))
+    """Path plus the query sorted by name, so ?a=1&b=2 and ?b=2&a=1 share an entry; the values of a repeated name
+    keep their order (a stable sort on the name only), because views read them in that order (getlist)."""
+    pairs = sorted(parse_qsl(query, keep_blank_values=True), key=lambda pair: pair[0])
     return path + ("?" + urlencode(pairs) if pairs else "")
 
 
-def page_etag(token_key: str, path_qs: str, build: str) -> str:
-    """The ETag of an anonymous page: the content token, the URL and the code/template build."""
-    return 'W/"' + hashlib.sha256(f"{token_key}|{path_qs}|{build}".encode()).hexdigest()[:24] + '"'
+def origin_key(environ) -> str:
+    """The scheme and host a response may depend on (absolute links), as the views see them (after ProxyFix)."""
+    return environ.get("wsgi.url_scheme", "http") + "://" + environ.get("HTTP_HOST", environ.get("SERVER_NAME", ""))
+
+
+def page_etag(token_key: str, path_qs: str, build: str, origin: str = "") -> str:
+    """The ETag of an anonymous page: the content token, the scheme and host, the URL and the code/template build."""
+    return 'W/"' + hashlib.sha256(f"{token_key}|{origin}|{path_qs}|{build}".encode()).hexdigest()[:24] + '"'
 
 
 def has_private_cookie(cookie_header: str, names: tuple[str, ...]) -> bool:
@@ -284,13 +293,12 @@ class RenderCache:
         path_qs = path_key(environ.get("PATH_INFO", "/"), environ.get("QUERY_STRING", ""))
         inm = environ.get("HTTP_IF_NONE_MATCH", "")
         if endpoint not in FEEDS:
-            etag = page_etag(token.key, path_qs, self.flask_app.config["CACHE_BUILD"])
+            etag = page_etag(token.key, path_qs, self.flask_app.config["CACHE_BUILD"], origin_key(environ))
             if _matches(inm, etag):
                 return self._not_modified(start_response, etag, token)
         if ttl is None:
             return self.wsgi_app(environ, start_response)
-        host = environ.get("HTTP_HOST", "") + "|" + environ.get("wsgi.url_scheme", "http")
-        key = f"{token.key}|{host}|{path_qs}"
+        key = f"{token.key}|{origin_key(environ)}|{path_qs}"
         try:
             entry = self.store.get(key)
         except Exception:  # noqa: BLE001 - Redis down: serve uncached

@@ -32,11 +32,12 @@ def register(app: Flask) -> None:
     for command in (init_db, seed_demo, create_user, import_questions, purge_contacts_command, reindex,
                     index_worker, notify_overdue_command):
         app.cli.add_command(command)
+    from portal.cli_accounts import totp_keys
     from portal.cli_backup import backup_command, restore_command
     from portal.cli_bulletins import send_due_notifications
     from portal.cli_watch import watch_group
 
-    for command in (send_due_notifications, backup_command, restore_command, watch_group):
+    for command in (send_due_notifications, backup_command, restore_command, watch_group, totp_keys):
         app.cli.add_command(command)
 
 

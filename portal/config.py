@@ -55,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
     # Roles that must pass a TOTP second factor after their password.
     "TOTP_ROLES": ("admin", "spokesperson"),
     "TOTP_ISSUER": "云溪县网上留言平台",
+    # Fernet keys for the stored TOTP secrets, newest first (PORTAL_TOTP_KEYS, comma-separated); a key derived from
+    # SECRET_KEY is always tried last, and is the only one when this is empty. `flask totp-keys --help`.
+    "TOTP_KEYS": (),
     "RATELIMIT_TOTP": "10 per minute",
     "BOARD_PAGE_SIZE": 20,
     "LOGIN_MAX_FAILURES": 5,
@@ -258,6 +261,8 @@ def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, An
         out["SECRET_KEY"] = environ["PORTAL_SECRET_KEY"]
     if environ.get("PORTAL_SEARCH_INDEX_DIR"):
         out["SEARCH_INDEX_DIR"] = environ["PORTAL_SEARCH_INDEX_DIR"]
+    if environ.get("PORTAL_TOTP_KEYS", "").strip():
+        out["TOTP_KEYS"] = _fernet_keys(environ["PORTAL_TOTP_KEYS"])
     for name, kind in _ENV_TYPED.items():
         raw = environ.get(f"PORTAL_{name}")
         if raw is None:
@@ -267,6 +272,22 @@ def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, An
         except ValueError as exc:
             raise ConfigError(f"PORTAL_{name}={raw!r} is not a valid {kind.__name__}") from exc
     return out
+
+
+def _fernet_keys(raw: str) -> tuple[str, ...]:
+    """Comma-separated Fernet keys (urlsafe base64 of 32 bytes), refused at start-up when malformed."""
+    import base64
+    import binascii
+
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    for key in keys:
+        try:
+            ok = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except (binascii.Error, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError("PORTAL_TOTP_KEYS holds a value that is not a Fernet key (`flask totp-keys new`)")
+    return keys
 
 
 def normalise_database_url(url: str) -> str:

@@ -103,6 +103,12 @@ def is_login_redirect(response) -> bool:
     return response.status_code in (302, 303) and "/login" in response.headers.get("Location", "")
 
 
+def is_login_refusal(response, typed: str) -> bool:
+    """A POST with typed text from someone not signed in: 401, the text shown back, and a link to sign in."""
+    page = response.get_data(as_text=True)
+    return response.status_code == 401 and 'href="/login' in page and typed in page
+
+
 # ---- every route has a role check -----------------------------------------------------------------------
 
 
@@ -170,7 +176,8 @@ def test_anonymous_post_to_every_staff_route_is_refused(app, client, staff):
         without_token = client.post(url, data=data)
         assert without_token.status_code == 400, f"POST {url} without token -> {without_token.status_code}"
         with_token = client.post(url, data={"csrf_token": token, **data})
-        assert is_login_redirect(with_token), f"POST {url} anonymous -> {with_token.status_code}"
+        # Refused and sent to sign in; what was typed comes back to copy (401 page with the login link), not lost.
+        assert is_login_refusal(with_token, data["body"]), f"POST {url} anonymous -> {with_token.status_code}"
     assert snapshot(app) == before
 
 

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, UTCDateTime
@@ -61,9 +61,11 @@ class StaffUser(UserMixin, Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Where the department's notices are mailed (optional); the TOTP secret, encrypted under the app key.
+    # Where the department's notices are mailed (optional); the TOTP secret (a Fernet token, PORTAL_TOTP_KEYS) and
+    # the last time step whose code was accepted (a code is accepted once: RFC 6238 section 5.2).
     email: Mapped[str | None] = mapped_column(String(200), nullable=True)
     totp_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     department: Mapped[Department | None] = relationship(lazy="joined")

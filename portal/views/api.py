@@ -4,6 +4,7 @@ and press releases with the /news filters."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
@@ -15,6 +16,7 @@ from portal.services.board import listing
 from portal.services.bulletins import bulletin_read
 from portal.services.press import press_read
 from portal.timeutil import utcnow
+from portal.views import openapi as spec
 from portal.views.news import attachment_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -33,6 +35,40 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def _error(status: int, message: str, reasons: dict[str, str] | None = None) -> Response:
     return _json({"error": message, "reasons": reasons or {}}, status)
+
+
+def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """An error under /api/v1 as JSON (404, 405 with Allow, 429, 500...): never the HTML error page."""
+    response = _error(status, message)
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+BAD_QUERY = "查询参数有误。"
+
+
+def _query(rules: dict[str, spec.Param]) -> tuple[dict[str, str], dict[str, str]]:
+    """The query parameters as the OpenAPI document describes them: each at most once, never empty, within its
+    length and pattern; (values, reasons). The service then checks what only it knows (a department exists...)."""
+    values: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    for name, rule in rules.items():
+        given = request.args.getlist(name)
+        values[name] = ""
+        if not given:
+            continue
+        value = given[0]
+        if len(given) > 1:
+            reasons[name] = f"{name} 只能出现一次。"
+        elif value == "":
+            reasons[name] = f"{name} 不能为空；不按它筛选时请省略这个参数。"
+        elif len(value) > rule.max_length or (rule.pattern and not re.fullmatch(rule.pattern, value)):
+            reasons[name] = rule.message
+        else:
+            values[name] = value
+    return values, reasons
 
 
 def _incident(incident) -> dict:
@@ -55,7 +91,7 @@ def incidents():
 @bp.get("/incidents/<slug>")
 def incident(slug: str):
     """One incident with its visible updates, newest first."""
-    found = bulletin_read.get_incident(db.session, slug)
+    found = bulletin_read.get_incident(db.session, slug) if spec.plausible_slug(slug) else None
     if found is None:
         return _error(404, "没有这个事件。")
     data = _incident(found)
@@ -71,14 +107,14 @@ def incident(slug: str):
 @bp.get("/questions")
 def questions():
     """Published questions and their answers; filters: department (slug), category, month (YYYY-MM), page."""
-    args = request.args
+    args, reasons = _query(spec.QUESTION_PARAMS)
     try:
-        filters = listing.parse_board_filters(
-            db.session, args.get("department", "")[:40], args.get("category", "")[:8], args.get("month", "")[:7],
-            args.get("page", "")[:6],
-        )
+        filters = listing.parse_board_filters(db.session, args["department"], args["category"], args["month"],
+                                              args["page"])
     except ValidationFailed as exc:
-        return _error(400, "查询参数有误。", exc.reasons)
+        reasons = {**exc.reasons, **reasons}
+    if reasons:
+        return _error(400, BAD_QUERY, reasons)
     per_page = int(current_app.config["BOARD_PAGE_SIZE"])
     page = listing.published_board(db.session, filters, per_page)
     items = []
@@ -120,12 +156,13 @@ def _attachment_urls(attachment) -> dict:
 @bp.get("/releases")
 def releases():
     """Published press releases, newest first; filters as on /news: type, topic, month (YYYY-MM), page."""
-    args = request.args
+    args, reasons = _query(spec.RELEASE_PARAMS)
     try:
-        filters = press_read.strict_filters(args.get("type", "")[:20], args.get("topic", "")[:40],
-                                            args.get("month", "")[:7], args.get("page", "")[:6])
+        filters = press_read.strict_filters(args["type"], args["topic"], args["month"], args["page"])
     except ValidationFailed as exc:
-        return _error(400, "查询参数有误。", exc.reasons)
+        reasons = {**exc.reasons, **reasons}
+    if reasons:
+        return _error(400, BAD_QUERY, reasons)
     rows, total = press_read.list_releases(db.session, filters)
     per_page = press_read.PAGE_SIZE
     return _json({"page": filters.page, "pages": page_count(total, per_page), "per_page": per_page,
@@ -135,7 +172,7 @@ def releases():
 @bp.get("/releases/<slug>")
 def release(slug: str):
     """One published release with its text, public corrections and attachments (a withdrawn one: the notice only)."""
-    found = press_read.get_release(db.session, slug)
+    found = press_read.get_release(db.session, slug) if spec.plausible_slug(slug) else None
     if found is None:
         return _error(404, "没有这篇稿件。")
     return _json(press_read.release_detail(found, _release_urls(found), _attachment_urls))
@@ -144,6 +181,5 @@ def release(slug: str):
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3.1 description of this API."""
-    from portal.views.openapi import document
-
-    return _json(document(url_for("api.incidents", _external=True).rsplit("/incidents", 1)[0]))
+    return _json(spec.document(url_for("api.incidents", _external=True).rsplit("/incidents", 1)[0],
+                               listing.department_slugs(db.session)))

@@ -78,7 +78,7 @@ def second_factor():
         session.pop("totp_pending", None)
         session.pop("totp_enrol", None)
         return redirect(url_for("auth.login"))
-    key = current_app.config["SECRET_KEY"]
+    key = totp.config_keyring(current_app.config)
     enrolling = not user.totp_secret
     if enrolling and not session.get("totp_enrol"):
         session["totp_enrol"] = totp.new_secret()
@@ -91,12 +91,13 @@ def second_factor():
             status = 400
         else:
             try:
-                if enrolling:
+                if enrolling:  # the code that proves the enrolment signs in (and is used up)
                     totp.enrol(db.session, user, key, secret, form.code.data or "")
-                totp.check(
-                    db.session, user, key, form.code.data or "",
-                    int(current_app.config["LOGIN_MAX_FAILURES"]), int(current_app.config["LOGIN_LOCK_MINUTES"]),
-                )
+                else:
+                    totp.check(
+                        db.session, user, key, form.code.data or "",
+                        int(current_app.config["LOGIN_MAX_FAILURES"]), int(current_app.config["LOGIN_LOCK_MINUTES"]),
+                    )
             except ValidationFailed as exc:
                 db.session.rollback()
                 errors, status = apply_reasons(form, exc.reasons), 400

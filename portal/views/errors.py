@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, flash, redirect, render_template, request
+from flask_login import current_user
+from flask_login.utils import login_url
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from portal.errors import PortalError
-from portal.extensions import db
+from portal.extensions import db, login_manager
+from portal.views.kept import kept_page
 
 MESSAGES = {
     400: ("请求有误", "提交的内容无法处理，请返回检查后重试。"),
@@ -25,12 +28,39 @@ MESSAGES = {
     503: ("服务暂不可用", "系统繁忙或正在维护，请稍后再试。"),
 }
 CSRF_MESSAGE = "页面已过期或缺少安全校验，内容未提交。请确认下面的内容后重新提交。"
+SESSION_ENDED_MESSAGE = "登录已失效，内容未提交。请确认下面的内容，重新登录后再提交。"
 
 
 def error_page(code: int, message: str | None = None):
     """Render the error page for `code`."""
     title, default = MESSAGES.get(code, MESSAGES[500 if code >= 500 else 400])
     return render_template("errors/error.html", code=code, title=title, message=message or default), code
+
+
+API_PREFIX = "/api/"
+
+
+def _api_error(code: int, message: str | None = None, exc: HTTPException | None = None):
+    """The same error as JSON for the API (its clients parse JSON; the OpenAPI document says so)."""
+    from portal.views.api import json_error
+
+    title, default = MESSAGES.get(code, MESSAGES[500 if code >= 500 else 400])
+    return json_error(code, message or default, _protocol_headers(exc))
+
+
+def _protocol_headers(exc: HTTPException | None) -> dict[str, str]:
+    """Headers the status requires: Allow on 405 (RFC 9110 15.5.6), Retry-After where the error gives one."""
+    if exc is None:
+        return {}
+    return {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "retry-after")}
+
+
+def _page(code: int, message: str | None = None, exc: HTTPException | None = None):
+    """The error for this request: JSON under /api/, else the HTML page, with the protocol headers."""
+    if request.path.startswith(API_PREFIX):
+        return _api_error(code, message, exc)
+    body, status = error_page(code, message)
+    return body, status, _protocol_headers(exc)
 
 
 def register(app: Flask) -> None:
@@ -43,29 +73,41 @@ def register(app: Flask) -> None:
             from portal.views.questions import _ask_form, render_ask
 
             return render_ask(_ask_form(), [CSRF_MESSAGE], 400)
-        return error_page(400, CSRF_MESSAGE)
+        # Every other form: what was typed comes back below the message, to copy (portal/views/kept.py).
+        kept = kept_page(400, CSRF_MESSAGE, signed_out=not current_user.is_authenticated)
+        return kept or error_page(400, CSRF_MESSAGE)
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        # A POST after the session ended (timed out, or signed out elsewhere) keeps what was typed; the rest go to
+        # the login page as Flask-Login would send them.
+        if request.method == "POST" and (kept := kept_page(401, SESSION_ENDED_MESSAGE, signed_out=True)):
+            return kept
+        if login_manager.login_message:
+            flash(login_manager.login_message, category=login_manager.login_message_category)
+        return redirect(login_url(login_manager.login_view, next_url=request.url))
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError):
         # Full disk, a lock held too long, a lost connection: the write did not happen; say so, with a 503.
         app.logger.exception("database error on %s %s", request.method, request.path)
         db.session.rollback()
-        return error_page(503, "系统暂时无法保存您的操作（存储繁忙或已满），操作未生效，请稍后再试。浏览页面不受影响。")
+        return _page(503, "系统暂时无法保存您的操作（存储繁忙或已满），操作未生效，请稍后再试。浏览页面不受影响。")
 
     @app.errorhandler(PortalError)
     def portal_error(exc: PortalError):
         db.session.rollback()
-        return error_page(exc.status_code, exc.message)
+        return _page(exc.status_code, exc.message)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = exc.code or 500
         if code == 429:
-            return error_page(429, f"操作过于频繁，请稍后再试（限制：{exc.description}）。")
-        return error_page(code)
+            return _page(429, f"操作过于频繁，请稍后再试（限制：{exc.description}）。", exc)
+        return _page(code, None, exc)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
-        return error_page(500)
+        return _page(500)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from portal.models.bulletin import INCIDENT_STATUSES, SEVERITIES, UPDATE_KINDS
 from portal.models.press import DOCUMENT, IMAGE, RELEASE_TYPES
@@ -16,6 +16,39 @@ _INT = {"type": "integer"}
 _NINT = {"type": ["integer", "null"]}
 
 
+class Param(NamedTuple):
+    """What the API accepts for one query parameter (portal/views/api.py enforces it; the document states it)."""
+
+    max_length: int
+    pattern: str | None
+    message: str
+
+
+# Months the services accept, on the board and in the press room alike: 1990-2100 (portal.timeutil.parse_month).
+MONTH = r"(199[0-9]|20[0-9]{2}|2100)-(0[1-9]|1[0-2])"
+QUESTION_PAGE_MAX = 99999
+RELEASE_PAGE_MAX = 10000
+TOPIC_MAX = 20
+PAGE = r"[1-9][0-9]{0,4}"
+QUESTION_PARAMS = {
+    "department": Param(100, r"[^\x00-\x1f\x7f]+", "没有这个部门。"),  # the document lists the slugs
+    "category": Param(8, None, "category 应为 " + "、".join(CATEGORIES) + " 之一。"),
+    "month": Param(7, MONTH, "month 应为 YYYY-MM（1990-01 到 2100-12），例如 2026-11。"),
+    "page": Param(5, PAGE, f"page 应为 1 到 {QUESTION_PAGE_MAX} 之间的整数。"),
+}
+RELEASE_PARAMS = {
+    "type": Param(20, None, f"type 应为 {'、'.join(RELEASE_TYPES)} 之一。"),
+    "topic": Param(TOPIC_MAX, "[^,]*", f"topic 应为一个话题（不超过 {TOPIC_MAX} 个字，不含逗号）。"),
+    "month": Param(7, MONTH, "month 应为 YYYY-MM（1990-01 到 2100-12），例如 2026-11。"),
+    "page": Param(5, PAGE, f"page 应为 1 到 {RELEASE_PAGE_MAX} 之间的整数。"),
+}
+
+
+def plausible_slug(slug: str) -> bool:
+    """A slug worth looking up: no control characters (PostgreSQL refuses NUL) and not absurdly long."""
+    return 0 < len(slug) <= 200 and not any(ord(ch) < 32 or ord(ch) == 127 for ch in slug)
+
+
 def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
     return {"type": "object", "properties": props, "required": required or list(props)}
 
@@ -26,10 +59,19 @@ def _ok(ref: str, description: str) -> dict[str, Any]:
 
 
 _ERROR = {"description": "错误", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+# Every operation may also answer 429 (too many requests) or 5xx, always as JSON with the Error schema.
+_OTHER = {"default": {**_ERROR, "description": "其他错误（请求过于频繁、服务器错误等），JSON"}}
+_NOT_FOUND = {"404": {**_ERROR, "description": "不存在"}}
 
 
-def document(server_url: str) -> dict[str, Any]:
-    """The document, with this deployment's server URL."""
+def _param(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": schema,
+                           "description": description or "可省略；给出时只能出现一次、不能为空"}
+    return out
+
+
+def document(server_url: str, department_slugs: list[str] | None = None) -> dict[str, Any]:
+    """The document, with this deployment's server URL and its departments."""
     incident = _obj({
         "slug": _STR, "title": _STR, "status": {"type": "string", "enum": list(INCIDENT_STATUSES)},
         "status_label": _STR, "severity": {"type": "string", "enum": list(SEVERITIES)}, "severity_label": _STR,
@@ -77,17 +119,18 @@ def document(server_url: str) -> dict[str, Any]:
         }),
     ]}
     release_filters = [
-        {"name": "type", "in": "query", "schema": {"type": "string", "enum": list(RELEASE_TYPES)}},
-        {"name": "topic", "in": "query", "schema": {"type": "string", "maxLength": 20}, "description": "一个话题"},
-        {"name": "month", "in": "query", "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"},
-         "description": "发布月份（北京时间）"},
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
+        _param("type", {"type": "string", "enum": list(RELEASE_TYPES)}),
+        _param("topic", {"type": "string", "minLength": 1, "maxLength": TOPIC_MAX,
+                         "pattern": f"^{RELEASE_PARAMS['topic'].pattern}$"}, "一个话题（不含逗号）；前后空白不计"),
+        _param("month", {"type": "string", "pattern": f"^{MONTH}$"}, "发布月份（北京时间）"),
+        _param("page", {"type": "integer", "minimum": 1, "maximum": RELEASE_PAGE_MAX}),
     ]
+    slugs = list(department_slugs or [])
     filters = [
-        {"name": "department", "in": "query", "schema": _STR, "description": "部门标识（slug）"},
-        {"name": "category", "in": "query", "schema": {"type": "string", "enum": list(CATEGORIES)}},
-        {"name": "month", "in": "query", "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"}},
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        _param("department", {"type": "string", "enum": slugs} if slugs else {"not": {}}, "部门标识（slug）"),
+        _param("category", {"type": "string", "enum": list(CATEGORIES)}),
+        _param("month", {"type": "string", "pattern": f"^{MONTH}$"}, "答复月份（北京时间）"),
+        _param("page", {"type": "integer", "minimum": 1, "maximum": QUESTION_PAGE_MAX}),
     ]
     return {
         "openapi": "3.1.0",
@@ -96,21 +139,21 @@ def document(server_url: str) -> dict[str, Any]:
         "servers": [{"url": server_url}],
         "paths": {
             "/incidents": {"get": {"summary": "事件列表（进行中的在前）", "operationId": "listIncidents",
-                                   "responses": {"200": _ok("IncidentList", "事件列表")}}},
+                                   "responses": {"200": _ok("IncidentList", "事件列表"), **_OTHER}}},
             "/incidents/{slug}": {"get": {
                 "summary": "单个事件及其通报（最新在前）", "operationId": "getIncident",
                 "parameters": [{"name": "slug", "in": "path", "required": True, "schema": _STR}],
-                "responses": {"200": _ok("IncidentDetail", "事件"), "404": _ERROR}}},
+                "responses": {"200": _ok("IncidentDetail", "事件"), **_NOT_FOUND, **_OTHER}}},
             "/questions": {"get": {"summary": "已公开的留言和答复", "operationId": "listQuestions",
                                    "parameters": filters,
-                                   "responses": {"200": _ok("QuestionPage", "一页留言"), "400": _ERROR}}},
+                                   "responses": {"200": _ok("QuestionPage", "一页留言"), "400": _ERROR, **_OTHER}}},
             "/releases": {"get": {"summary": "已发布的新闻稿件（最新在前，含已撤回的）", "operationId": "listReleases",
                                   "parameters": release_filters,
-                                  "responses": {"200": _ok("ReleasePage", "一页稿件"), "400": _ERROR}}},
+                                  "responses": {"200": _ok("ReleasePage", "一页稿件"), "400": _ERROR, **_OTHER}}},
             "/releases/{slug}": {"get": {
                 "summary": "单篇稿件：正文、更正说明和附件", "operationId": "getRelease",
                 "parameters": [{"name": "slug", "in": "path", "required": True, "schema": _STR}],
-                "responses": {"200": _ok("ReleaseDetail", "稿件"), "404": _ERROR}}},
+                "responses": {"200": _ok("ReleaseDetail", "稿件"), **_NOT_FOUND, **_OTHER}}},
         },
         "components": {"schemas": {
             "Incident": incident,

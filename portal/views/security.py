@@ -74,4 +74,4 @@ def _public_page_headers(app: Flask, response) -> None:
     token = middleware.reader.get()
     h["Cache-Control"] = app.config["PAGE_CACHE_CONTROL_CRISIS" if token.crisis_mode else "PAGE_CACHE_CONTROL"]
     path_qs = cache.path_key(request.path, request.query_string.decode("latin-1"))
-    h["ETag"] = cache.page_etag(token.key, path_qs, app.config["CACHE_BUILD"])
+    h["ETag"] = cache.page_etag(token.key, path_qs, app.config["CACHE_BUILD"], cache.origin_key(request.environ))

@@ -70,7 +70,7 @@ def parse_board_filters(session: Session, department: str, category: str, month:
         if parsed is not None:
             out.page = parsed
         else:
-            reasons["page"] = "页码应为正整数。"
+            reasons["page"] = "页码应为正整数（1 到 99999）。"
     if reasons:
         raise ValidationFailed(reasons)
     return out
@@ -197,6 +197,11 @@ def is_under_review(session: Session, number: str) -> bool:
 def departments(session: Session) -> list[Department]:
     """Active departments in name order."""
     return list(session.scalars(select(Department).where(Department.active.is_(True)).order_by(Department.id)))
+
+
+def department_slugs(session: Session) -> list[str]:
+    """Every department slug the board's `department` filter accepts."""
+    return list(session.scalars(select(Department.slug).order_by(Department.slug)))
 
 
 def staff_queue(session: Session, user: StaffUser, limit: int = 200) -> list[Question]:
