@@ -66,6 +66,8 @@ def update_html(update: Update) -> str:
             f"**本条通报已于 {_fmt(update.withdrawn_at)} 撤回。** 撤回原因：{update.withdrawn_reason or ''}"
         ))
     if update.is_press:
+        if update.conference is not None and update.conference.cancelled_at is not None:
+            parts.append(render_markdown(f"**发布会已取消**（{_fmt(update.conference.cancelled_at)}）。"))
         lines = [f"- 发布会时间：{_fmt(update.press_at)}（北京时间）", f"- 地点：{update.press_place or ''}"]
         if update.livestream_url:
             lines.append(f"- 直播：<{update.livestream_url}>")
@@ -80,7 +82,7 @@ def update_html(update: Update) -> str:
 def update_title(update: Update, with_incident: bool) -> str:
     """Entry title: 【已撤回】/【更正】 prefixes make the change visible in a reader's list."""
     prefix = "【已撤回】" if update.withdrawn_at else ("【更正】" if update.edition > 1 else "")
-    title = update.title
+    title = update.heading
     if with_incident and update.incident.title not in title:
         title = f"{update.incident.title}：{title}"
     return prefix + title
