@@ -109,7 +109,7 @@ def answer_items(
     items = []
     for q in questions:
         assert q.reply is not None and q.published_at is not None
-        department = q.reply.department.name if q.reply.department else office_name
+        department = q.reply.answered_under if q.reply.department else office_name
         question_html = render_markdown("**网友留言：**") + render_markdown(_escape_md(q.body))
         reply_html = render_markdown(f"**{department}答复：**") + q.reply.body_html
         items.append(FeedItem(

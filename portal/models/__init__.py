@@ -10,11 +10,12 @@ from portal.models.question import Question, Reply
 from portal.models.report import Report
 from portal.models.search import SearchOutbox
 from portal.models.site import SiteState
-from portal.models.staff import Department, StaffUser
+from portal.models.staff import Department, DepartmentName, StaffUser
 from portal.models.subscription import Subscription
 
 __all__ = [
-    "Attachment", "AuditEntry", "Base", "Conference", "Department", "DirectoryEntry", "ExportJob", "Incident",
+    "Attachment", "AuditEntry", "Base", "Conference", "Department", "DepartmentName", "DirectoryEntry", "ExportJob",
+    "Incident",
     "InternalNote", "Memo", "MemoItem", "Notification", "Question", "Release", "ReleaseEdition", "Reply",
     "ReplyTemplate", "Report", "SearchOutbox", "SiteState", "StaffUser", "Subscription", "Update", "UpdateEdition",
 ]

@@ -283,7 +283,7 @@ def unhide(question_id: int):
 
 
 # The desk, ledger, memos and accounts pages register their routes on this blueprint.
-from portal.views.staff import accounts  # noqa: E402, F401
+from portal.views.staff import accounts, departments  # noqa: E402, F401
 from portal.views.staff.desk import exports, ledger, memos  # noqa: E402, F401
 from portal.views.staff.desk import queue as _queue  # noqa: E402, F401
 
