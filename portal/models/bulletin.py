@@ -8,6 +8,7 @@ and never shown. A 情况通报 with an automatic title takes its number (（第
 
 from __future__ import annotations
 
+import heapq
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -199,18 +200,29 @@ def visible_update(now: datetime) -> ColumnElement[bool]:
 def number_timeline(updates: list[Update]) -> dict[int, int]:
     """Number the 情况通报 of one incident in publication order.
 
-    Press notices and cancelled updates take no number. An update counts the 情况通报 published before it that
-    were not withdrawn at its own publication, and follows the highest of their numbers: a number depends only
-    on what happened before it was published (so it is fixed from then on), and a later withdrawal of an
-    earlier bulletin never makes the next one repeat a number already shown.
+    Press notices and cancelled updates take no number. An update follows the highest number among the 情况通报
+    published before it that were not withdrawn at its own publication (1 when there is none). So a number
+    depends only on what happened before it was published (it is fixed from then on), withdrawn bulletins stop
+    counting, and no two bulletins standing at the same time share a number. One pass with two heaps.
     """
     ordered = sorted(
         (u for u in updates if u.kind == KIND_UPDATE and not u.is_cancelled), key=lambda u: (u.publish_at, u.id)
     )
     numbers: dict[int, int] = {}
-    for i, update in enumerate(ordered):
-        standing = [numbers[v.id] for v in ordered[:i] if v.withdrawn_at is None or v.withdrawn_at > update.publish_at]
-        numbers[update.id] = max(standing, default=0) + 1
+    standing: set[int] = set()
+    highest: list[tuple[int, int]] = []  # (-number, id): a max-heap, entries of withdrawn ones dropped lazily
+    expiring: list[tuple[datetime, int]] = []  # (withdrawn_at, id)
+    for update in ordered:
+        while expiring and expiring[0][0] <= update.publish_at:
+            standing.discard(heapq.heappop(expiring)[1])
+        while highest and highest[0][1] not in standing:
+            heapq.heappop(highest)
+        number = 1 - highest[0][0] if highest else 1
+        numbers[update.id] = number
+        standing.add(update.id)
+        heapq.heappush(highest, (-number, update.id))
+        if update.withdrawn_at is not None:
+            heapq.heappush(expiring, (update.withdrawn_at, update.id))
     return numbers
 
 

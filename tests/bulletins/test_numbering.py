@@ -6,12 +6,13 @@ from datetime import timedelta
 
 from bs4 import BeautifulSoup
 from bulletin_helpers import local, open_incident, post_update, spokesperson
-from conftest import AuthActions, csrf_token
+from conftest import TOTP_SECRET, AuthActions, csrf_token
 from press_helpers import new_release
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEntry, Release, Update
+from portal.models import AuditEntry, Incident, Release, StaffUser, Update
+from portal.services.accounts import signin, totp
 from portal.services.bulletins import notifications
 from portal.timeutil import utcnow
 
@@ -161,3 +162,18 @@ def test_a_next_update_time_in_the_past_is_refused(app, staff):
     response = client.post(f"/staff/bulletins/{incident.id}/status",
                            data={"status": "contained", "next_update_due_at": "", "csrf_token": token})
     assert response.status_code == 303
+
+
+def test_the_demo_incident_continues_with_the_next_number(app, runner):
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    with app.app_context():
+        user = db.session.scalar(select(StaffUser).where(StaffUser.username == "spokesperson"))
+        user.password_hash = signin.hash_password("demo-password-0123")
+        user.totp_secret = totp.encrypt_secret(app.config["SECRET_KEY"], TOTP_SECRET)
+        incident = db.session.scalar(select(Incident).where(Incident.slug == "qingshi-flood"))
+        incident_id, slug, title = incident.id, incident.slug, incident.title
+        db.session.commit()
+    client = app.test_client()
+    assert AuthActions(client).login("spokesperson", "demo-password-0123").status_code == 303
+    post_update(app, client, incident_id, "截至目前，青石镇受灾群众已全部妥善安置。")
+    assert titles(app, slug)[-1] == f"{title}（第6次通报）"
