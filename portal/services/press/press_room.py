@@ -14,13 +14,8 @@ from portal.markup import clean_text, render_markdown
 from portal.models import Conference, Department, DirectoryEntry, Incident, Release
 from portal.models.staff import ROLE_ADMIN, StaffUser
 from portal.services import audit
-from portal.services.bulletins.publishing import (
-    PLACE_MAX,
-    TITLE_MAX,
-    add_conference_notice,
-    follow_conference,
-    parse_time,
-)
+from portal.services.bulletins.press_notices import add_conference_notice, follow_conference
+from portal.services.bulletins.publishing import PLACE_MAX, TITLE_MAX, parse_time
 from portal.services.press.newsroom import require_publisher
 from portal.timeutil import utcnow
 
