@@ -141,6 +141,8 @@ def test_a_scheduled_release_withdrawn_before_its_time_is_cancelled_everywhere(a
     assert public.get("/news/cancelled-one").status_code == 404
     with app.app_context():
         assert notifications.pending_releases(db.session) == []
+    assert "已取消" in client.get(f"/staff/press/releases/{rid}").get_data(as_text=True)
+    assert "已取消" in client.get("/staff/press").get_data(as_text=True)
 
 
 def test_a_next_update_time_in_the_past_is_refused(app, staff):
