@@ -36,17 +36,20 @@ class Department(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The last rename: answers given since then show the current name without reading the history.
+    renamed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Merged into another department: its staff, open questions and templates moved there; its answers stay its own.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), nullable=True)
 
-    merged_into: Mapped[Department | None] = relationship(remote_side="Department.id", lazy="joined", join_depth=1)
+    # Both load only when read (departments are joined into most question queries; these are rarely needed).
+    merged_into: Mapped[Department | None] = relationship(remote_side="Department.id")
     former_names: Mapped[list[DepartmentName]] = relationship(
-        back_populates="department", order_by="DepartmentName.used_until", lazy="selectin"
+        back_populates="department", order_by="DepartmentName.used_until"
     )
 
     def name_at(self, when: datetime | None) -> str:
         """The name the department had at `when` (its current name when it was not renamed since)."""
-        if when is not None:
+        if when is not None and self.renamed_at is not None and when < self.renamed_at:
             for old in self.former_names:
                 if when < old.used_until and (old.used_from is None or when >= old.used_from):
                     return old.name

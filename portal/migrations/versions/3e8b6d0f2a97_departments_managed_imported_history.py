@@ -36,6 +36,7 @@ def upgrade():
     with op.batch_alter_table('department', schema=None) as batch_op:
         batch_op.add_column(sa.Column('created_at', portal.models.base.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('retired_at', portal.models.base.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('renamed_at', portal.models.base.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('merged_into_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_department_merged_into_id_department'), 'department',
                                     ['merged_into_id'], ['id'])
@@ -51,6 +52,7 @@ def downgrade():
     with op.batch_alter_table('department', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_department_merged_into_id_department'), type_='foreignkey')
         batch_op.drop_column('merged_into_id')
+        batch_op.drop_column('renamed_at')
         batch_op.drop_column('retired_at')
         batch_op.drop_column('created_at')
 

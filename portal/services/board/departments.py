@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal.errors import Forbidden, InvalidTransition, ValidationFailed
 from portal.markup import clean_text
@@ -35,7 +35,8 @@ def _require_admin(actor: StaffUser | None) -> None:
 
 def all_departments(session: Session) -> list[Department]:
     """Every department: those in use first, then retired and merged ones, by name."""
-    return list(session.scalars(select(Department).order_by(Department.active.desc(), Department.name)))
+    stmt = select(Department).options(selectinload(Department.former_names), selectinload(Department.merged_into))
+    return list(session.scalars(stmt.order_by(Department.active.desc(), Department.name)))
 
 
 def open_question_count(session: Session, department: Department) -> int:
@@ -96,6 +97,7 @@ def rename_department(session: Session, actor: StaffUser | None, department: Dep
     old_name = department.name
     department.former_names.append(DepartmentName(name=old_name, used_from=since, used_until=now))
     department.name = name
+    department.renamed_at = now
     audit.record(session, actor, "department.renamed", "department", department.id, previous=old_name, name=name)
     session.commit()
     return department
