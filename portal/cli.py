@@ -20,7 +20,7 @@ from portal.models import Department, Question, StaffUser
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_RESPONDER, ROLE_SPOKESPERSON, ROLES
 from portal.services.accounts import signin
 from portal.services.board import questions
-from portal.services.board.importer import import_lines
+from portal.services.board.importer import import_lines, read_department_map
 from portal.services.clock import rule_from_config
 from portal.services.ops.retention import purge_contacts
 
@@ -35,9 +35,11 @@ def register(app: Flask) -> None:
     from portal.cli_accounts import totp_keys
     from portal.cli_backup import backup_command, restore_command
     from portal.cli_bulletins import send_due_notifications
+    from portal.cli_departments import departments_group
     from portal.cli_watch import watch_group
 
-    for command in (send_due_notifications, backup_command, restore_command, watch_group, totp_keys):
+    for command in (send_due_notifications, backup_command, restore_command, watch_group, totp_keys,
+                    departments_group):
         app.cli.add_command(command)
 
 
@@ -131,9 +133,18 @@ def create_user(username: str, role: str, department: str | None, display_name: 
 @click.command("import-questions")
 @with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_questions(file: Path) -> None:
+@click.option("--map", "map_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="CSV of 'unknown department,department name or slug' (empty target: the office routes it).")
+def import_questions(file: Path, map_file: Path | None) -> None:
     """Import questions from JSON Lines; idempotent on external_id. Lines are read as bytes and decoded one by
     one, so a line that is not UTF-8 is reported by number and the others are imported."""
+    mapping = None
+    if map_file is not None:
+        try:
+            with map_file.open(encoding="utf-8-sig", newline="") as fh:
+                mapping = read_department_map(db.session, fh)
+        except ValidationFailed as exc:
+            raise click.ClickException(f"部门对照文件有误：{exc.reasons['map']}") from exc
     started = time.perf_counter()
     with file.open("rb") as counting:
         total = sum(1 for _ in counting)
@@ -147,16 +158,24 @@ def import_questions(file: Path) -> None:
             bar.update(lineno - done[0])
             done[0] = lineno
 
-        result = import_lines(db.session, fh, rule_from_config(current_app.config), progress, source=file.name)
+        result = import_lines(db.session, fh, rule_from_config(current_app.config), progress, source=file.name,
+                              department_map=mapping)
     elapsed = time.perf_counter() - started
     click.echo(
         f"导入 {result.imported} 条，跳过（已存在）{result.skipped} 条，无效 {len(result.invalid)} 条，"
         f"用时 {elapsed:.1f} 秒。"
     )
+    if result.history:
+        click.echo(f"其中 {result.history} 条未答复且导入时已过答复时限，作为历史记录导入：不计时，不发超时提醒。")
     for lineno, reason in result.invalid[:200]:
         click.echo(f"  第 {lineno} 行：{reason}")
     if len(result.invalid) > 200:
         click.echo(f"  ……另有 {len(result.invalid) - 200} 行无效。")
+    if result.unknown_departments:
+        click.echo("未知部门（写进 --map 对照文件后重新导入，已导入的行会跳过）：")
+        for name, lines in sorted(result.unknown_departments.items()):
+            shown = "、".join(str(n) for n in lines[:20]) + ("……" if len(lines) > 20 else "")
+            click.echo(f"  {name}：{len(lines)} 行（第 {shown} 行）")
 
 
 @click.command("purge-contacts")

@@ -67,6 +67,8 @@ def update_html(update: Update) -> str:
             f"**本条通报已于 {_fmt(update.withdrawn_at)} 撤回。** 撤回原因：{update.withdrawn_reason or ''}"
         ))
     if update.is_press:
+        if update.conference is not None and update.conference.cancelled_at is not None:
+            parts.append(render_markdown(f"**发布会已取消**（{_fmt(update.conference.cancelled_at)}）。"))
         lines = [f"- 发布会时间：{_fmt(update.press_at)}（北京时间）", f"- 地点：{update.press_place or ''}"]
         if update.livestream_url:
             lines.append(f"- 直播：<{update.livestream_url}>")
@@ -81,7 +83,7 @@ def update_html(update: Update) -> str:
 def update_title(update: Update, with_incident: bool) -> str:
     """Entry title: 【已撤回】/【更正】 prefixes make the change visible in a reader's list."""
     prefix = "【已撤回】" if update.withdrawn_at else ("【更正】" if update.edition > 1 else "")
-    title = update.title
+    title = update.heading
     if with_incident and update.incident.title not in title:
         title = f"{update.incident.title}：{title}"
     return prefix + title
@@ -108,7 +110,7 @@ def answer_items(
     items = []
     for q in questions:
         assert q.reply is not None and q.published_at is not None
-        department = q.reply.department.name if q.reply.department else office_name
+        department = q.reply.answered_under if q.reply.department else office_name
         question_html = render_markdown("**网友留言：**") + render_markdown(_escape_md(q.body))
         reply_html = render_markdown(f"**{department}答复：**") + q.reply.body_html
         items.append(FeedItem(

@@ -131,7 +131,8 @@ def _admin(app):
 
 
 def set_switches(app, client, **switches):
-    data = {"csrf_token": csrf_token(client, "/staff/crisis"), **{k: "y" for k, v in switches.items() if v}}
+    data = {"csrf_token": csrf_token(client, "/staff/crisis"), "reason": "演练：切换危机开关。",
+            **{k: "y" for k, v in switches.items() if v}}
     response = client.post("/staff/crisis", data=data)
     assert response.status_code == 303, response.get_data(as_text=True)[:2000]
 

@@ -11,7 +11,7 @@ from portal.models.question import Question, Reply
 from portal.models.report import Report
 from portal.models.search import SearchOutbox
 from portal.models.site import SiteState
-from portal.models.staff import Department, StaffUser
+from portal.models.staff import Department, DepartmentName, StaffUser
 from portal.models.subscription import Subscription
 from portal.models.watch import (
     WatchAlertDelivery,
@@ -27,9 +27,9 @@ from portal.models.watch import (
 )
 
 __all__ = [
-    "Attachment", "AuditEntry", "Base", "Conference", "Department", "DirectoryEntry", "DueExtension", "ExportJob",
-    "Incident", "InternalNote", "Memo", "MemoItem", "Notification", "Question", "QuestionStep", "Release",
-    "ReleaseEdition", "Reply",
+    "Attachment", "AuditEntry", "Base", "Conference", "Department", "DepartmentName", "DirectoryEntry",
+    "DueExtension", "ExportJob", "Incident", "InternalNote", "Memo", "MemoItem", "Notification", "Question",
+    "QuestionStep", "Release", "ReleaseEdition", "Reply",
     "ReplyTemplate", "Report", "SearchOutbox", "SiteState", "StaffUser", "Subscription", "Update", "UpdateEdition",
     "WatchAlertDelivery", "WatchAlertedItem", "WatchCluster", "WatchDepartmentChannel", "WatchFetchLog", "WatchItem",
     "WatchMatch", "WatchPlan", "WatchSighting", "WatchSource",

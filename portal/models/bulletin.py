@@ -2,20 +2,26 @@
 
 Publication rules live here: an update is visible once `publish_at` has passed (so a scheduled update needs
 no background job to appear); a correction is a new edition with a public change note; a withdrawal keeps
-the text on the page with a notice.
+the text on the page with a notice, except for a scheduled update withdrawn before its time: it is cancelled
+and never shown. A 情况通报 with an automatic title takes its number (（第N次通报）) when it is published.
 """
 
 from __future__ import annotations
 
+import heapq
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, ColumnElement, ForeignKey, Index, Integer, String, Table, Text, and_, false, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, UTCDateTime
 from portal.models.question import Question
 from portal.models.staff import StaffUser
 from portal.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from portal.models.press import Conference
 
 ONGOING = "ongoing"
 CONTAINED = "contained"
@@ -88,6 +94,15 @@ class Incident(Base):
         now = now or utcnow()
         return [u for u in self.updates if u.is_visible(now)]
 
+    def bulletin_numbers(self) -> dict[int, int]:
+        """Update id -> N of （第N次通报）, for the 情况通报 of this timeline (see `number_timeline`)."""
+        key = tuple((u.id, u.kind, u.publish_at, u.withdrawn_at) for u in self.updates)
+        cached = self.__dict__.get("_numbers")
+        if cached is None or cached[0] != key:
+            cached = (key, number_timeline(self.updates))
+            self.__dict__["_numbers"] = cached
+        return cached[1]
+
     def __repr__(self) -> str:
         return f"<Incident {self.slug} {self.status}>"
 
@@ -119,8 +134,13 @@ class Update(Base):
     withdrawn_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # E-mail and WebSub for the current edition went out at this time; NULL = pending.
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    # The title was left empty: it reads "<incident>（第N次通报）", N taken when the update is published.
+    numbered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A press notice is the timeline's side of a conference of the press room (the calendar, .ics).
+    conference_id: Mapped[int | None] = mapped_column(ForeignKey("press_conference.id"), nullable=True, index=True)
 
     incident: Mapped[Incident] = relationship(back_populates="updates")
+    conference: Mapped[Conference | None] = relationship(back_populates="notices")
     author: Mapped[StaffUser | None] = relationship()
     editions: Mapped[list[UpdateEdition]] = relationship(
         back_populates="update", order_by="UpdateEdition.number", lazy="selectin"
@@ -128,11 +148,28 @@ class Update(Base):
     questions: Mapped[list[Question]] = relationship(secondary=update_question, order_by="Question.id")
 
     def is_visible(self, now: datetime | None = None) -> bool:
-        return self.publish_at <= (now or utcnow())
+        return self.publish_at <= (now or utcnow()) and not self.is_cancelled
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Withdrawn before its time: it was never published and is never shown, fed or mailed."""
+        return self.withdrawn_at is not None and self.withdrawn_at < self.publish_at
 
     @property
     def is_scheduled(self) -> bool:
-        return not self.is_visible()
+        return not self.is_cancelled and not self.is_visible()
+
+    @property
+    def number(self) -> int | None:
+        """N of （第N次通报） for a 情况通报 (provisional while it is scheduled); None for other kinds."""
+        return self.incident.bulletin_numbers().get(self.id)
+
+    @property
+    def heading(self) -> str:
+        """The title as shown everywhere: an automatic title carries the bulletin's number."""
+        if self.numbered and self.kind == KIND_UPDATE and self.number is not None:
+            return f"{self.title}（第{self.number}次通报）"
+        return self.title
 
     @property
     def is_press(self) -> bool:
@@ -153,6 +190,40 @@ class Update(Base):
 
     def __repr__(self) -> str:
         return f"<Update {self.id} ed.{self.edition}>"
+
+
+def visible_update(now: datetime) -> ColumnElement[bool]:
+    """SQL for `Update.is_visible(now)`: due, and not withdrawn before its time."""
+    return and_(Update.publish_at <= now, or_(Update.withdrawn_at.is_(None), Update.withdrawn_at >= Update.publish_at))
+
+
+def number_timeline(updates: list[Update]) -> dict[int, int]:
+    """Number the 情况通报 of one incident in publication order.
+
+    Press notices and cancelled updates take no number. An update follows the highest number among the 情况通报
+    published before it that were not withdrawn at its own publication (1 when there is none). So a number
+    depends only on what happened before it was published (it is fixed from then on), withdrawn bulletins stop
+    counting, and no two bulletins standing at the same time share a number. One pass with two heaps.
+    """
+    ordered = sorted(
+        (u for u in updates if u.kind == KIND_UPDATE and not u.is_cancelled), key=lambda u: (u.publish_at, u.id)
+    )
+    numbers: dict[int, int] = {}
+    standing: set[int] = set()
+    highest: list[tuple[int, int]] = []  # (-number, id): a max-heap, entries of withdrawn ones dropped lazily
+    expiring: list[tuple[datetime, int]] = []  # (withdrawn_at, id)
+    for update in ordered:
+        while expiring and expiring[0][0] <= update.publish_at:
+            standing.discard(heapq.heappop(expiring)[1])
+        while highest and highest[0][1] not in standing:
+            heapq.heappop(highest)
+        number = 1 - highest[0][0] if highest else 1
+        numbers[update.id] = number
+        standing.add(update.id)
+        heapq.heappush(highest, (-number, update.id))
+        if update.withdrawn_at is not None:
+            heapq.heappush(expiring, (update.withdrawn_at, update.id))
+    return numbers
 
 
 class UpdateEdition(Base):

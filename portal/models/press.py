@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, String, Text, and_, exists, not_, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, UTCDateTime
-from portal.models.bulletin import Incident
+from portal.models.bulletin import Incident, Update, visible_update
 from portal.models.staff import Department, StaffUser
 from portal.timeutil import utcnow
 
@@ -67,7 +67,12 @@ class Release(Base):
     )
 
     def is_visible(self, now: datetime | None = None) -> bool:
-        return self.publish_at <= (now or utcnow())
+        return self.publish_at <= (now or utcnow()) and not self.is_cancelled
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Withdrawn before its time: never published, never shown, fed or mailed."""
+        return self.withdrawn_at is not None and self.withdrawn_at < self.publish_at
 
     @property
     def is_withdrawn(self) -> bool:
@@ -104,6 +109,13 @@ class Release(Base):
 
     def __repr__(self) -> str:
         return f"<Release {self.slug} ed.{self.edition}>"
+
+
+def visible_release(now: datetime) -> ColumnElement[bool]:
+    """SQL for `Release.is_visible(now)`: due, and not withdrawn before its time."""
+    return and_(
+        Release.publish_at <= now, or_(Release.withdrawn_at.is_(None), Release.withdrawn_at >= Release.publish_at)
+    )
 
 
 class ReleaseEdition(Base):
@@ -177,10 +189,22 @@ class Conference(Base):
 
     incident: Mapped[Incident | None] = relationship()
     release: Mapped[Release | None] = relationship()
+    # The 新闻发布会预告 on the incident's timeline (one, when the conference belongs to an incident).
+    notices: Mapped[list[Update]] = relationship(back_populates="conference", order_by="Update.id")
 
     @property
     def anchor(self) -> str:
         return f"conference-{self.id}"
+
+    @property
+    def was_changed(self) -> bool:
+        """Changed after it was announced (time, place …): the pages say so."""
+        return self.sequence > 0 and self.cancelled_at is None
+
+
+def public_conference(now: datetime) -> ColumnElement[bool]:
+    """SQL: a conference is public unless its notice on an incident's timeline is not (yet) visible."""
+    return not_(exists(select(Update.id).where(Update.conference_id == Conference.id, not_(visible_update(now)))))
 
 
 class DirectoryEntry(Base):

@@ -101,6 +101,8 @@ class Question(Base):
     reopen_kind: Mapped[str | None] = mapped_column(String(12), nullable=True)
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     extension_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Imported unanswered after its due time had passed (old records): kept as history, off the clock.
+    imported_history: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     co_departments: Mapped[list[Department]] = relationship(
@@ -141,6 +143,9 @@ class Question(Base):
         return status in TRANSITIONS.get(self.status, frozenset())
 
     def is_overdue(self, now: datetime | None = None) -> bool:
+        """Open past its due time; imported history is off the clock (never overdue, never notified)."""
+        if self.imported_history:
+            return False
         return self.is_open and self.due_at is not None and (now or utcnow()) > self.due_at
 
     def is_due_soon(self, hours: int, now: datetime | None = None) -> bool:
@@ -186,3 +191,10 @@ class Reply(Base):
     question: Mapped[Question] = relationship(back_populates="reply")
     department: Mapped[Department | None] = relationship(lazy="joined")
     author: Mapped[StaffUser | None] = relationship()
+
+    @property
+    def answered_under(self) -> str | None:
+        """The department's name when the reply was given (a later rename never rewrites history)."""
+        if self.department is None:
+            return None
+        return self.department.name_at(self.published_at or self.created_at)

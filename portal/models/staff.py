@@ -25,7 +25,7 @@ ROLES = {
 
 
 class Department(Base):
-    """A department that answers questions (县交通运输局 …)."""
+    """A department that answers questions (县交通运输局 …); `active` False = retired (撤销) or merged."""
 
     __tablename__ = "department"
 
@@ -34,9 +34,49 @@ class Department(Base):
     slug: Mapped[str] = mapped_column(String(40), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The last rename: answers given since then show the current name without reading the history.
+    renamed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Merged into another department: its staff, open questions and templates moved there; its answers stay its own.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), nullable=True)
+
+    # Both load only when read (departments are joined into most question queries; these are rarely needed).
+    merged_into: Mapped[Department | None] = relationship(remote_side="Department.id")
+    former_names: Mapped[list[DepartmentName]] = relationship(
+        back_populates="department", order_by="DepartmentName.used_until"
+    )
+
+    def name_at(self, when: datetime | None) -> str:
+        """The name the department had at `when` (its current name when it was not renamed since)."""
+        if when is not None and self.renamed_at is not None and when < self.renamed_at:
+            for old in self.former_names:
+                if when < old.used_until and (old.used_from is None or when >= old.used_from):
+                    return old.name
+        return self.name
+
+    @property
+    def state_label(self) -> str:
+        if self.merged_into is not None:
+            return f"已并入{self.merged_into.name}"
+        return "在用" if self.active else "已撤销"
 
     def __repr__(self) -> str:
         return f"<Department {self.slug}>"
+
+
+class DepartmentName(Base):
+    """A name a department had before a rename, with the time it was used until (history keeps it)."""
+
+    __tablename__ = "department_name"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    used_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    used_until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    department: Mapped[Department] = relationship(back_populates="former_names")
 
 
 def new_session_token() -> str:

@@ -130,7 +130,7 @@ def questions():
             "asked_at": q.received_at.isoformat(),
             "published_at": q.published_at.isoformat() if q.published_at else None,
             "reply": {
-                "department": reply.department.name if reply and reply.department else office,
+                "department": reply.answered_under if reply and reply.department else office,
                 "body_html": reply.body_html if reply else "",
             },
             "url": url_for("questions.detail", number=q.number, _external=True),

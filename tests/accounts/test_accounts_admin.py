@@ -77,7 +77,8 @@ def test_admin_creates_edits_disables_and_resets(app, client, auth, staff):
     assert AuthActions(app.test_client()).login("wangfang", "a-long-password-9").status_code == 401
 
     client.post(f"/staff/users/{uid}/enable", data={"csrf_token": token})
-    client.post(f"/staff/users/{uid}/password", data={"csrf_token": token, "password": "reset-password-77"})
+    client.post(f"/staff/users/{uid}/password", data={"csrf_token": token, "password": "reset-password-77",
+                                                     "reason": "本人忘记密码，电话核实后重置。"})
     assert AuthActions(app.test_client()).login("wangfang", "reset-password-77").status_code == 303
     with app.app_context():
         actions = {a for (a,) in db.session.query(AuditEntry.action).filter_by(subject_id=uid,

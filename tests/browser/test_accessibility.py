@@ -137,7 +137,8 @@ def test_admin_account_pages_and_totp_enrolment_pass_axe(new_context, site, axe_
         if found:
             problems[label] = found
 
-    for path in ["/staff/users", "/staff/users/registry", "/staff/users/new", "/staff/account/password"]:
+    for path in ["/staff/users", "/staff/users/registry", "/staff/users/new", "/staff/account/password",
+                 "/staff/departments", "/staff/crisis"]:
         page.goto(path)
         check(page, path)
     page.goto("/staff/users/new")

@@ -79,15 +79,21 @@ def update(
     if reasons:
         raise ValidationFailed(reasons)
     rights_changed = (user.role, user.department_id) != (role, department_id)
-    before = {"role": user.role, "department_id": user.department_id}
+    before = {"role": user.role, "department": user.department.name if user.department else None,
+              "display_name": user.display_name, "email": user.email}
     user.display_name = door.clean(display_name or "").strip()[:64] or user.username
     user.role = role
     user.department_id = department_id
     user.email = email or None
     if rights_changed and user.id != actor.id:
         user.session_token = new_session_token()
-    audit.record(session, actor, "user.updated", "staff_user", user.id, before=before,
-                 after={"role": role, "department_id": department_id}, sessions_ended=rights_changed)
+    new_department = session.get(Department, department_id) if department_id else None
+    user.department = new_department
+    after = {"role": role, "department": new_department.name if new_department else None,
+             "display_name": user.display_name, "email": user.email}
+    audit.record(session, actor, "user.updated", "staff_user", user.id,
+                 changed={k: [before[k], after[k]] for k in after if before[k] != after[k]},
+                 sessions_ended=rights_changed)
     session.commit()
     return user
 
@@ -107,27 +113,44 @@ def set_active(session: Session, actor: StaffUser, user: StaffUser, active: bool
     return user
 
 
-def reset_password(session: Session, actor: StaffUser, user: StaffUser, new_password: str) -> StaffUser:
-    """The admin sets a new password; the user's sessions end and the lockout is cleared."""
+def _reset_reason(reason: str | None, reasons: dict[str, str]) -> str:
+    reason = door.clean_line(reason or "")
+    if door.visible_length(reason) < 2 or len(reason) > 500:
+        reasons["reason"] = "请填写原因（2-500 个字），它会记入操作日志。"
+    return reason
+
+
+def reset_password(
+    session: Session, actor: StaffUser, user: StaffUser, new_password: str, reason: str = ""
+) -> StaffUser:
+    """The admin sets a new password, giving a reason; the user's sessions end and the lockout is cleared."""
     _check_admin(actor)
+    reasons: dict[str, str] = {}
     if len(new_password or "") < signin.PASSWORD_MIN:
-        raise ValidationFailed({"password": f"密码不少于 {signin.PASSWORD_MIN} 位。"})
+        reasons["password"] = f"密码不少于 {signin.PASSWORD_MIN} 位。"
+    reason = _reset_reason(reason, reasons)
+    if reasons:
+        raise ValidationFailed(reasons)
     user.password_hash = signin.hash_password(new_password)
     user.password_changed_at = utcnow()
     user.session_token = new_session_token()
     user.failed_logins = 0
     user.locked_until = None
-    audit.record(session, actor, "user.password_reset", "staff_user", user.id)
+    audit.record(session, actor, "user.password_reset", "staff_user", user.id, reason=reason)
     session.commit()
     return user
 
 
-def reset_totp(session: Session, actor: StaffUser, user: StaffUser) -> StaffUser:
-    """Forget the user's authenticator: they enrol again at next sign-in; their sessions end."""
+def reset_totp(session: Session, actor: StaffUser, user: StaffUser, reason: str = "") -> StaffUser:
+    """Forget the user's authenticator, giving a reason: they enrol again at next sign-in; their sessions end."""
     _check_admin(actor)
+    reasons: dict[str, str] = {}
+    reason = _reset_reason(reason, reasons)
+    if reasons:
+        raise ValidationFailed(reasons)
     user.totp_secret = None
     user.session_token = new_session_token()
-    audit.record(session, actor, "user.totp_reset", "staff_user", user.id)
+    audit.record(session, actor, "user.totp_reset", "staff_user", user.id, reason=reason)
     session.commit()
     return user
 

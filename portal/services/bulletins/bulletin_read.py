@@ -10,7 +10,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.models import Department, Incident, Question, Reply, Update
-from portal.models.bulletin import SEVERITIES, STATUS_ORDER, update_question
+from portal.models.bulletin import SEVERITIES, STATUS_ORDER, update_question, visible_update
 from portal.models.question import PUBLISHED
 from portal.services.bulletins.publishing import SLUG_RE
 from portal.timeutil import utcnow
@@ -57,7 +57,7 @@ def get_incident_by_id(session: Session, incident_id: int) -> Incident | None:
 def feed_updates(session: Session, limit: int, incident_id: int | None = None, now: datetime | None = None):
     """Visible updates, the most recently issued (published, corrected or withdrawn) first."""
     now = now or utcnow()
-    stmt = select(Update).where(Update.publish_at <= now).options(selectinload(Update.incident))
+    stmt = select(Update).where(visible_update(now)).options(selectinload(Update.incident))
     if incident_id is not None:
         stmt = stmt.where(Update.incident_id == incident_id)
     return list(session.scalars(stmt.order_by(Update.updated_at.desc(), Update.id.desc()).limit(limit)))
@@ -67,7 +67,7 @@ def bulletins_version(session: Session, incident_id: int | None = None, now: dat
     """Version of the visible bulletins (all, or one incident): a scheduled update changes it when it comes due."""
     now = now or utcnow()
     stmt = select(func.count(Update.id), func.max(Update.updated_at), func.sum(Update.edition)).where(
-        Update.publish_at <= now
+        visible_update(now)
     )
     inc = select(func.count(Incident.id), func.max(Incident.updated_at))
     if incident_id is not None:
@@ -120,7 +120,7 @@ def updates_answering(session: Session, question_id: int, now: datetime | None =
     stmt = (
         select(Update)
         .join(update_question, update_question.c.update_id == Update.id)
-        .where(update_question.c.question_id == question_id, Update.publish_at <= now)
+        .where(update_question.c.question_id == question_id, visible_update(now))
         .options(selectinload(Update.incident))
         .order_by(Update.publish_at)
     )
@@ -150,7 +150,7 @@ def update_json(update: Update, url: str) -> dict:
     return {
         "id": update.id,
         "kind": update.kind,
-        "title": update.title,
+        "title": update.heading,
         "body_html": update.body_html,
         "author": update.author_title,
         "published_at": update.publish_at.isoformat(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from portal import text as door
 from portal.errors import Forbidden, InvalidTransition, ValidationFailed
 from portal.markup import render_markdown
-from portal.models import Incident, Question, StaffUser, Update, UpdateEdition
-from portal.models.bulletin import INCIDENT_STATUSES, KIND_PRESS, SEVERITIES, UPDATE_KINDS
+from portal.models import Conference, Incident, Question, StaffUser, Update, UpdateEdition
+from portal.models.bulletin import INCIDENT_STATUSES, KIND_PRESS, KIND_UPDATE, SEVERITIES, UPDATE_KINDS
 from portal.models.question import PUBLISHED
 from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
 from portal.services import audit
@@ -45,6 +45,25 @@ def parse_time(text: str | None, field_name: str, label: str, reasons: dict[str,
     except ValueError:
         reasons[field_name] = f"{label}格式应为 2026-11-25 14:30 这样的“年-月-日 时:分”。"
         return None
+
+
+def parse_next_update_due(text: str | None, reasons: dict[str, str], now: datetime) -> datetime | None:
+    """The promised time of the next update: empty (no promise) or in the future, never already past."""
+    due = parse_time(text, "next_update_due_at", "下次通报时间", reasons)
+    if due is not None and due <= now:
+        reasons["next_update_due_at"] = "下次通报时间已过，请填写将来的时间，或留空表示暂不承诺。"
+        return None
+    return due
+
+
+def check_withdrawal_reason(reason: str | None) -> str:
+    """The public reason for a withdrawal (bulletins and releases alike), cleaned; refused when empty or long."""
+    reason = door.clean(reason or "").strip()
+    if door.is_blank(reason):
+        raise ValidationFailed({"reason": "请填写撤回原因，它会公开显示。"})
+    if len(reason) > NOTE_MAX:
+        raise ValidationFailed({"reason": f"撤回原因不超过 {NOTE_MAX} 个字。"})
+    return reason
 
 
 # ---- incidents ------------------------------------------------------------------------------------------
@@ -96,11 +115,11 @@ def create_incident(session: Session, actor: StaffUser, data: IncidentInput) -> 
     started = parse_time(data.started_at, "started_at", "发生时间", reasons)
     if started is None and "started_at" not in reasons:
         reasons["started_at"] = "请填写事件发生时间。"
-    due = parse_time(data.next_update_due_at, "next_update_due_at", "下次通报时间", reasons)
+    now = utcnow()
+    due = parse_next_update_due(data.next_update_due_at, reasons, now)
     if reasons:
         raise ValidationFailed(reasons)
     assert started is not None
-    now = utcnow()
     incident = Incident(
         slug=unique_slug(session, slug, started), title=title, status=data.status, severity=data.severity,
         started_at=started, summary_md=summary, summary_html=render_markdown(summary), next_update_due_at=due,
@@ -121,7 +140,7 @@ def set_incident_status(
     reasons: dict[str, str] = {}
     if status not in INCIDENT_STATUSES:
         reasons["status"] = "请选择事件状态。"
-    due = parse_time(next_update_due_at, "next_update_due_at", "下次通报时间", reasons)
+    due = parse_next_update_due(next_update_due_at, reasons, utcnow())
     if reasons:
         raise ValidationFailed(reasons)
     previous = incident.status
@@ -237,11 +256,10 @@ def post_update(
         reasons["incident"] = "事件已结束，不能再发布通报；如需发布，请先更改事件状态。"
     if reasons:
         raise ValidationFailed(reasons)
-    count = len(incident.updates)
+    # An empty title on a 情况通报 reads "<incident>（第N次通报）", N taken when it is published (models/bulletin.py).
+    numbered = door.is_blank(title) and data.kind == KIND_UPDATE
     if door.is_blank(title):
-        title = f"{incident.title}（{UPDATE_KINDS[data.kind]}）" if data.kind == KIND_PRESS else (
-            f"{incident.title}（第{count + 1}次通报）"
-        )
+        title = f"{incident.title}（{UPDATE_KINDS[data.kind]}）" if data.kind == KIND_PRESS else incident.title
     when = publish_at or now
     html = render_markdown(body)
     update = Update(
@@ -249,8 +267,17 @@ def post_update(
         author_title=author_title_for(actor, sign_with_name), created_at=now, publish_at=when, updated_at=when,
         edition=1, press_at=press_at if data.kind == KIND_PRESS else None,
         press_place=place or None if data.kind == KIND_PRESS else None, livestream_url=stream or None,
+        numbered=numbered,
     )
     update.questions = questions
+    if data.kind == KIND_PRESS:
+        assert press_at is not None
+        # One system: the notice is the timeline's side of a conference on the press room's calendar.
+        update.conference = Conference(
+            title=title, starts_at=press_at, ends_at=press_at + timedelta(minutes=60), place=place,
+            livestream_url=stream or None, description_md=body, description_html=html, incident=incident,
+            created_at=now, updated_at=now,
+        )
     session.add(update)
     session.flush()
     session.add(UpdateEdition(
@@ -305,20 +332,26 @@ def correct_update(
 
 
 def withdraw_update(session: Session, actor: StaffUser, update: Update, reason: str) -> Update:
-    """Withdraw an update: it stays on the page, struck through, with the reason; nothing is deleted."""
+    """Withdraw an update: it stays on the page, struck through, with the reason; nothing is deleted.
+
+    A scheduled update withdrawn before its time is cancelled instead: it is never shown, fed or mailed. A press
+    notice takes its conference with it (cancelled on the calendar, or never shown there).
+    """
     require_publisher(actor)
     if update.withdrawn_at is not None:
         raise InvalidTransition("这条通报已经撤回。")
-    reason = door.clean(reason).strip()
-    if door.is_blank(reason):
-        raise ValidationFailed({"reason": "请填写撤回原因，它会公开显示。"})
-    if len(reason) > NOTE_MAX:
-        raise ValidationFailed({"reason": f"撤回原因不超过 {NOTE_MAX} 个字。"})
+    reason = check_withdrawal_reason(reason)
     now = utcnow()
+    cancelled = now < update.publish_at
     update.withdrawn_at = now
     update.withdrawn_reason = reason
     update.updated_at = max(now, update.publish_at)
     update.incident.updated_at = now
-    audit.record(session, actor, "update.withdrawn", "update", update.id, reason=reason)
+    if update.conference is not None and update.conference.cancelled_at is None:
+        update.conference.cancelled_at = now
+        update.conference.sequence += 1
+        update.conference.updated_at = now
+    audit.record(session, actor, "update.cancelled" if cancelled else "update.withdrawn", "update", update.id,
+                 reason=reason)
     session.commit()
     return update

@@ -132,10 +132,10 @@ def confirmation_mail(sub: Subscription, confirm_url: str, site_name: str) -> Ma
 def update_mail(sub: Subscription, update: Update, page_url: str, unsubscribe_url: str, site_name: str) -> Mail:
     """One update (or its correction) for one subscriber, with RFC 8058 one-click unsubscribe headers."""
     prefix = "【更正】" if update.edition > 1 else ""
-    lines = [f"{update.incident.title}", "", update.title, "", update.body_md, ""]
+    lines = [f"{update.incident.title}", "", update.heading, "", update.body_md, ""]
     if update.corrections:
         lines += [f"更正说明：{update.corrections[-1].change_note}", ""]
-    return _mail(sub, f"{prefix}{update.title}", lines, page_url, unsubscribe_url, site_name)
+    return _mail(sub, f"{prefix}{update.heading}", lines, page_url, unsubscribe_url, site_name)
 
 
 def _mail(sub: Subscription, subject: str, lines: list[str], page_url: str, unsubscribe_url: str,

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import text as door
 from portal.errors import Forbidden, InvalidTransition, ValidationFailed
-from portal.markup import clean_text
 from portal.models import DueExtension, Question, QuestionStep, StaffUser
 from portal.models.desk import NOTICE_EXTENSION, NOTICE_FOLLOWUP, NOTICE_REVIEW, NOTICE_STEP
 from portal.models.handling import (
@@ -101,8 +101,8 @@ def public_thread(
 
 
 def _text(raw: str, field: str, low: int, high: int, what: str) -> str:
-    text = clean_text(raw or "").strip()
-    if not low <= len(text) <= high:
+    text = door.clean_line(raw or "")
+    if door.visible_length(text) < low or len(text) > high:
         raise ValidationFailed({field: f"请填写{what}（{low}-{high} 个字），现在是 {len(text)} 个字。"})
     return text
 
@@ -178,8 +178,8 @@ def request_extension(
     reasons: dict[str, str] = {}
     if days is None or not 1 <= days <= EXTENSION_DAYS_MAX:
         reasons["days"] = f"延长的工作日数应为 1-{EXTENSION_DAYS_MAX}。"
-    text = clean_text(reason or "").strip()
-    if not REASON_MIN <= len(text) <= REASON_MAX:
+    text = door.clean_line(reason or "")
+    if door.visible_length(text) < REASON_MIN or len(text) > REASON_MAX:
         reasons["reason"] = f"请填写延期理由（{REASON_MIN}-{REASON_MAX} 个字，网友可见）。"
     if reasons:
         raise ValidationFailed(reasons)
@@ -210,10 +210,10 @@ def decide_extension(
     ext = pending_extension(session, question)
     if ext is None:
         raise InvalidTransition("这条留言没有待审批的延期申请。")
-    note = clean_text(note or "").strip()
+    note = door.clean_line(note or "")
     if len(note) > REASON_MAX:
         raise ValidationFailed({"note": f"审批意见不超过 {REASON_MAX} 个字。"})
-    if not approve and not note:
+    if not approve and door.is_blank(note):
         raise ValidationFailed({"note": "不批准延期时请填写理由。"})
     now = utcnow()
     ext.decided_by_id = actor.id

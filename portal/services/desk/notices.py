@@ -104,6 +104,7 @@ def notify_overdue(session: Session, config: Mapping[str, Any], now: datetime | 
             Question.due_at.is_not(None),
             Question.due_at < now,
             Question.overdue_notified_at.is_(None),
+            Question.imported_history.is_(False),  # old records brought in by an import are history, not late
         )
         .order_by(Question.id)
         .options(lazyload(Question.department))  # no outer join: FOR UPDATE may not lock its nullable side

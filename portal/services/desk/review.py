@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from portal import text as door
 from portal.errors import Forbidden, InvalidTransition, ValidationFailed
-from portal.markup import clean_text
 from portal.models import Question, QuestionStep, StaffUser
 from portal.models.desk import NOTICE_FOLLOWUP, NOTICE_REVIEW, NOTICE_REVIEWED, NOTICE_UNSATISFIED
 from portal.models.handling import STEP_REDO, STEP_SUPPLEMENT
@@ -45,8 +45,8 @@ def return_reply(session: Session, actor: StaffUser, question: Question, comment
         raise Forbidden("只有办公室可以审核答复。")
     if question.status != REVIEW or question.reply is None:
         raise InvalidTransition("只有待审核的答复可以退回修改。")
-    comment = clean_text(comment or "").strip()
-    if not REVIEW_NOTE_MIN <= len(comment) <= REVIEW_NOTE_MAX:
+    comment = door.clean_line(comment or "")
+    if door.visible_length(comment) < REVIEW_NOTE_MIN or len(comment) > REVIEW_NOTE_MAX:
         raise ValidationFailed({"comment": f"请填写退回修改的意见（{REVIEW_NOTE_MIN}-{REVIEW_NOTE_MAX} 个字）。"})
     question.reply.review_note = comment
     question.status = ANSWERED
@@ -60,7 +60,7 @@ def return_reply(session: Session, actor: StaffUser, question: Question, comment
 def rate(session: Session, question: Question, rating: str, comment: str) -> Question:
     """The citizen's rating; a 不满意 is put on the office's desk in the same transaction."""
     if rating == UNSATISFIED and question.status == PUBLISHED and not question.rating:
-        text = clean_text(comment or "").strip()
+        text = door.clean_line(comment or "")
         notices.add_notice(session, None, question, NOTICE_UNSATISFIED,
                            f"网友对留言 {question.number}“{question.title}”的答复评价为“{RATINGS[UNSATISFIED]}”"
                            + (f"：{text[:200]}" if text else "。") + " 可要求承办部门重新办理。")
@@ -85,7 +85,7 @@ def send_back_for_redo(session: Session, actor: StaffUser, question: Question, n
         raise InvalidTransition("只有网友评价为“不满意”、由部门答复的留言可以要求重新办理（每次评价一次）。")
     if any(s.kind == STEP_REDO for s in steps_for(session, question)):
         raise InvalidTransition("这条留言已经重新办理过一次。")
-    note = clean_text(note or "").strip()
+    note = door.clean_line(note or "")
     if len(note) > REVIEW_NOTE_MAX:
         raise ValidationFailed({"note": f"办公室意见不超过 {REVIEW_NOTE_MAX} 个字。"})
     citizen = question.rating_comment or "（网友未填写意见）"
@@ -138,8 +138,8 @@ def return_step(
 ) -> QuestionStep:
     """The office returns a responder's interim or supplementary reply with a comment; it is never shown."""
     step = _pending_step(session, actor, question, step_id)
-    comment = clean_text(comment or "").strip()
-    if not REVIEW_NOTE_MIN <= len(comment) <= REVIEW_NOTE_MAX:
+    comment = door.clean_line(comment or "")
+    if door.visible_length(comment) < REVIEW_NOTE_MIN or len(comment) > REVIEW_NOTE_MAX:
         raise ValidationFailed({"comment": f"请填写退回修改的意见（{REVIEW_NOTE_MIN}-{REVIEW_NOTE_MAX} 个字）。"})
     step.review_note = comment
     notices.add_notice(session, step.department_id or question.department_id, question, NOTICE_REVIEWED,

@@ -82,7 +82,8 @@ def office_queue(
     elif filters.status:
         stmt = stmt.where(Question.status == filters.status)
     if filters.due == "overdue":
-        stmt = stmt.where(Question.status.in_(OPEN_STATES), Question.due_at < now)
+        stmt = stmt.where(Question.status.in_(OPEN_STATES), Question.due_at < now,
+                          Question.imported_history.is_(False))
     elif filters.due == "soon":
         soon = now + timedelta(hours=soon_hours)
         stmt = stmt.where(Question.status.in_(OPEN_STATES), Question.due_at >= now, Question.due_at <= soon)
@@ -101,7 +102,9 @@ def office_queue(
 def clock_view(session: Session, user: StaffUser, soon_hours: int, now: datetime | None = None):
     """(overdue, due soon) open questions on the user's desk: everything for the office, own department else."""
     now = now or utcnow()
-    stmt = select(Question).where(Question.status.in_(OPEN_STATES), Question.due_at.is_not(None))
+    stmt = select(Question).where(
+        Question.status.in_(OPEN_STATES), Question.due_at.is_not(None), Question.imported_history.is_(False)
+    )
     if user.role == ROLE_RESPONDER:
         stmt = stmt.where(Question.department_id == user.department_id, Question.status != RECEIVED)
     rows = list(session.scalars(stmt.where(Question.due_at <= now + timedelta(hours=soon_hours))

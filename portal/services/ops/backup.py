@@ -1,4 +1,6 @@
-"""Backups and restores: SQLite through its online backup API, PostgreSQL through pg_dump / pg_restore.
+"""Database backups and restores: SQLite through its online backup API, PostgreSQL through pg_dump / pg_restore.
+
+`flask backup` puts this copy and the uploaded files into one archive (archive.py).
 
 A live WAL database is never copied file by file. Every backup is checked (SQLite: integrity_check on the copy) and
 described by row counts and a content checksum per table, so a restore drill can prove it got the same data back.
@@ -11,7 +13,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, MetaData, select, text
@@ -53,12 +54,6 @@ def _pg_args(engine: Engine) -> tuple[list[str], dict[str, str]]:
     if url.password:
         env["PGPASSWORD"] = url.password
     return [*args, "-d", url.database or "postgres"], env
-
-
-def default_path(folder: Path, engine: Engine) -> Path:
-    """instance/backups/portal-YYYYmmdd-HHMMSS.(db|dump)."""
-    suffix = "db" if engine.dialect.name == "sqlite" else "dump"
-    return folder / f"portal-{datetime.now(UTC):%Y%m%d-%H%M%S}.{suffix}"
 
 
 def backup(engine: Engine, target: Path) -> Path:

@@ -18,6 +18,8 @@ from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from portal import text as door
+from portal.errors import ValidationFailed
 from portal.models import (
     Attachment,
     Conference,
@@ -208,13 +210,19 @@ def get_state(session: Session) -> SiteState:
     return state
 
 
-def set_switches(session: Session, actor: StaffUser, crisis_mode: bool, intake_paused: bool) -> SiteState:
-    """Turn crisis mode and question intake on or off; audited, and bumps the version (pages change)."""
+def set_switches(
+    session: Session, actor: StaffUser, crisis_mode: bool, intake_paused: bool, reason: str = ""
+) -> SiteState:
+    """Turn crisis mode and question intake on or off, giving a reason; audited, and bumps the version."""
     state = get_state(session)
     before = (bool(state.crisis_mode), bool(state.intake_paused))
-    state.crisis_mode, state.intake_paused = crisis_mode, intake_paused
     if before != (crisis_mode, intake_paused):
+        reason = door.clean_line(reason or "")
+        if door.visible_length(reason) < 2 or len(reason) > 500:
+            raise ValidationFailed({"reason": "请填写切换原因（2-500 个字），它会记入操作日志。"})
+        state.crisis_mode, state.intake_paused = crisis_mode, intake_paused
         audit.record(session, actor, "site.crisis_switches", "site", 1, crisis_mode=crisis_mode,
-                     intake_paused=intake_paused, before={"crisis_mode": before[0], "intake_paused": before[1]})
+                     intake_paused=intake_paused, before={"crisis_mode": before[0], "intake_paused": before[1]},
+                     reason=reason)
     session.commit()
     return state

@@ -27,6 +27,7 @@ from portal.services.bulletins.publishing import (
     SLUG_RE,
     TITLE_MAX,
     author_title_for,
+    check_withdrawal_reason,
     parse_time,
 )
 from portal.services.press import uploads
@@ -209,22 +210,22 @@ def add_attachment(
 def withdraw_release(session: Session, actor: StaffUser, release: Release, reason: str) -> Release:
     """Withdraw a release: the page stays at its URL with 已撤回, the time and the public reason; nothing is deleted.
 
+    Withdrawn before its scheduled time, it is cancelled: never shown, fed or mailed.
+
     The text stays in the database (and in its editions) but is no longer shown on the page, in the feeds or the
     API; the feeds re-issue the entry as 【已撤回】 (same id, new time), and its files answer 410.
     """
     require_publisher(actor)
     if release.withdrawn_at is not None:
         raise InvalidTransition("这篇稿件已经撤回。")
-    reason = door.clean(reason or "").strip()
-    if door.is_blank(reason):
-        raise ValidationFailed({"reason": "请填写撤回原因，它会公开显示。"})
-    if len(reason) > NOTE_MAX:
-        raise ValidationFailed({"reason": f"撤回原因不超过 {NOTE_MAX} 个字。"})
+    reason = check_withdrawal_reason(reason)
     now = utcnow()
+    cancelled = now < release.publish_at  # a scheduled release withdrawn before its time is never shown
     release.withdrawn_at = now
     release.withdrawn_reason = reason
     release.updated_at = max(now, release.publish_at)
-    audit.record(session, actor, "release.withdrawn", "release", release.id, slug=release.slug, reason=reason)
+    audit.record(session, actor, "release.cancelled" if cancelled else "release.withdrawn", "release", release.id,
+                 slug=release.slug, reason=reason)
     session.commit()
     return release
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal import text as door
 from portal.errors import ValidationFailed
 from portal.models import Attachment, Conference, Department, DirectoryEntry, Release
-from portal.models.press import RELEASE_TYPES
+from portal.models.press import RELEASE_TYPES, public_conference, visible_release
 from portal.services.bulletins.bulletin_read import ContentVersion, _aware, _version
 from portal.services.bulletins.publishing import SLUG_RE
 from portal.timeutil import month_range, parse_month, to_beijing, utcnow
@@ -68,7 +68,7 @@ def strict_filters(type_: str, topic: str, month: str, page: str) -> ReleaseFilt
 
 
 def _visible(now: datetime):
-    return select(Release).where(Release.publish_at <= now)
+    return select(Release).where(visible_release(now))
 
 
 def list_releases(session: Session, filters: ReleaseFilters, now: datetime | None = None) -> tuple[list[Release], int]:
@@ -95,7 +95,7 @@ def list_releases(session: Session, filters: ReleaseFilters, now: datetime | Non
 def topics_in_use(session: Session, now: datetime | None = None, limit: int = 30) -> list[str]:
     """Topic tags of visible releases, most used first (the filter's choices)."""
     counts: dict[str, int] = {}
-    for topics in session.scalars(select(Release.topics).where(Release.publish_at <= (now or utcnow()))):
+    for topics in session.scalars(select(Release.topics).where(visible_release(now or utcnow()))):
         for tag in (topics or "").strip(",").split(","):
             if tag:
                 counts[tag] = counts.get(tag, 0) + 1
@@ -140,9 +140,9 @@ def releases_version(session: Session, type_: str = "", now: datetime | None = N
     stmt = select(
         func.count(Release.id), func.max(Release.updated_at), func.sum(Release.edition),
         func.count(Release.withdrawn_at),
-    ).where(Release.publish_at <= now)
+    ).where(visible_release(now))
     attachments = select(func.count(Attachment.id)).join(Release).where(
-        Release.publish_at <= now, Attachment.removed_at.is_(None)
+        visible_release(now), Attachment.removed_at.is_(None)
     )
     if type_:
         stmt = stmt.where(Release.type == type_)
@@ -230,10 +230,11 @@ def conferences(session: Session, now: datetime | None = None, past_limit: int =
     now = now or utcnow()
     opts = (selectinload(Conference.incident), selectinload(Conference.release))
     upcoming = session.scalars(
-        select(Conference).where(Conference.ends_at >= now).options(*opts).order_by(Conference.starts_at)
+        select(Conference).where(Conference.ends_at >= now, public_conference(now)).options(*opts)
+        .order_by(Conference.starts_at)
     )
     past = session.scalars(
-        select(Conference).where(Conference.ends_at < now).options(*opts)
+        select(Conference).where(Conference.ends_at < now, public_conference(now)).options(*opts)
         .order_by(Conference.starts_at.desc()).limit(past_limit)
     )
     return list(upcoming), list(past)
@@ -241,14 +242,17 @@ def conferences(session: Session, now: datetime | None = None, past_limit: int =
 
 def calendar_conferences(session: Session, days_back: int = 365) -> list[Conference]:
     """Conferences for the iCalendar feed: the last year and everything ahead."""
-    since = utcnow() - timedelta(days=days_back)
-    return list(session.scalars(select(Conference).where(Conference.starts_at >= since).order_by(Conference.starts_at)))
+    now = utcnow()
+    since = now - timedelta(days=days_back)
+    stmt = select(Conference).where(Conference.starts_at >= since, public_conference(now))
+    return list(session.scalars(stmt.order_by(Conference.starts_at)))
 
 
 def conferences_version(session: Session) -> ContentVersion:
     """Version of the calendar."""
     count, newest, seq = session.execute(
         select(func.count(Conference.id), func.max(Conference.updated_at), func.sum(Conference.sequence))
+        .where(public_conference(utcnow()))
     ).one()
     newest = _aware(newest)
     return _version("conferences", [count, newest, seq], newest)

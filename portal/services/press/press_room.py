@@ -15,6 +15,7 @@ from portal.markup import render_markdown
 from portal.models import Conference, Department, DirectoryEntry, Incident, Release
 from portal.models.staff import ROLE_ADMIN, StaffUser
 from portal.services import audit
+from portal.services.bulletins.press_notices import add_conference_notice, follow_conference
 from portal.services.bulletins.publishing import PLACE_MAX, TITLE_MAX, parse_time
 from portal.services.press.newsroom import require_publisher
 from portal.timeutil import utcnow
@@ -91,6 +92,9 @@ def create_conference(session: Session, actor: StaffUser, data: ConferenceInput)
                             external_id=data.external_id)
     session.add(conference)
     session.flush()
+    if conference.incident is not None:
+        # One system: a conference of an incident is announced on its timeline too (新闻发布会预告).
+        add_conference_notice(session, actor, conference, conference.description_md)
     audit.record(session, actor, "conference.created", "conference", conference.id,
                  starts_at=conference.starts_at.isoformat())
     session.commit()
@@ -100,11 +104,23 @@ def create_conference(session: Session, actor: StaffUser, data: ConferenceInput)
 def update_conference(session: Session, actor: StaffUser, conference: Conference, data: ConferenceInput) -> Conference:
     """Change a conference (time, place …); calendars pick it up by its SEQUENCE."""
     require_publisher(actor)
-    for name, value in _conference_fields(session, data).items():
+    fields = _conference_fields(session, data)
+    moved = fields["incident"] is not None and fields["incident"] is not conference.incident
+    if conference.notices and moved:
+        raise ValidationFailed(
+            {"incident_slug": "这场发布会已在事件时间线上预告，不能改到其他事件；如需更改，请取消后重新安排。"}
+        )
+    changed = [name for name, value in fields.items() if getattr(conference, name) != value]
+    for name, value in fields.items():
         setattr(conference, name, value)
     conference.sequence += 1
     conference.updated_at = utcnow()
-    audit.record(session, actor, "conference.updated", "conference", conference.id, sequence=conference.sequence)
+    if conference.notices:
+        follow_conference(conference)
+    elif moved:
+        add_conference_notice(session, actor, conference, conference.description_md)
+    audit.record(session, actor, "conference.updated", "conference", conference.id, sequence=conference.sequence,
+                 changed=changed)
     session.commit()
     return conference
 
@@ -116,6 +132,7 @@ def cancel_conference(session: Session, actor: StaffUser, conference: Conference
         conference.cancelled_at = utcnow()
         conference.sequence += 1
         conference.updated_at = conference.cancelled_at
+        follow_conference(conference)
         audit.record(session, actor, "conference.cancelled", "conference", conference.id)
         session.commit()
     return conference

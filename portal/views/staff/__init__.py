@@ -55,11 +55,13 @@ def console_globals():
 @roles_required(*ALL_ROLES)
 def index():
     """The signed-in user's queue, soonest due first; overdue items stand out."""
+    from portal.services.bulletins.bulletin_read import list_incidents
     from portal.services.desk import notices
 
     queue = listing.staff_queue(db.session, current_user)
     unread = notices.for_user(db.session, current_user, unread_only=True, limit=20)
-    return render_template("staff/index.html", queue=queue, notices=unread)
+    incidents = list_incidents(db.session) if current_user.role == "spokesperson" else []
+    return render_template("staff/index.html", queue=queue, notices=unread, incidents=incidents)
 
 
 def load_question(question_id: int, reading: bool = False) -> Question:
@@ -295,7 +297,7 @@ def unhide(question_id: int):
 
 
 # The desk, ledger, memos and accounts pages register their routes on this blueprint.
-from portal.views.staff import accounts  # noqa: E402, F401
+from portal.views.staff import accounts, audit_text, departments  # noqa: E402, F401
 from portal.views.staff.desk import exports, handling, ledger, memos  # noqa: E402, F401
 from portal.views.staff.desk import queue as _queue  # noqa: E402, F401
 

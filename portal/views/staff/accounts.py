@@ -40,7 +40,15 @@ class DisableForm(PortalForm):
 class ResetPasswordForm(PortalForm):
     password = PasswordField("新密码（至少 10 位）",
                              validators=[DataRequired("请填写新密码。"), Length(max=256, message="密码过长。")])
+    reason = StringField("重置原因（必填，记入操作日志）", filters=[strip], id="password-reason",
+                         validators=[TextLength(max=500, message="不超过 500 个字。")])
     submit = SubmitField("重置密码")
+
+
+class ResetTotpForm(PortalForm):
+    reason = StringField("重置原因（必填，记入操作日志）", filters=[strip], id="totp-reason",
+                         validators=[TextLength(max=500, message="不超过 500 个字。")])
+    submit = SubmitField("解除验证器绑定")
 
 
 class ChangePasswordForm(PortalForm):
@@ -125,9 +133,34 @@ def user_edit(user_id: int):
                 flash("已保存。", "info")
                 return redirect(url_for("staff.user_edit", user_id=user.id), 303)
         status = 400
-    return render_template("staff/accounts/edit.html", form=form, user=user, errors=errors,
-                           disable_form=DisableForm(formdata=None), reset_form=ResetPasswordForm(formdata=None),
-                           plain_form=CsrfForm(formdata=None)), status
+    return _edit_page(user, form, errors, status)
+
+
+def _edit_page(user: StaffUser, form: AccountForm | None = None, errors=(), status: int = 200, **forms):
+    return render_template(
+        "staff/accounts/edit.html", form=form or _account_form(False, user), user=user, errors=list(errors),
+        disable_form=DisableForm(formdata=None), reset_form=forms.get("reset_form") or ResetPasswordForm(formdata=None),
+        totp_form=forms.get("totp_form") or ResetTotpForm(formdata=None), plain_form=CsrfForm(formdata=None),
+    ), status
+
+
+def _reset(user_id: int, form: PortalForm, form_name: str, run, done: str):
+    """A reset that needs a reason: refused input re-renders the page with the message by its field."""
+    user = _user(user_id)
+    if not form.validate():
+        return _edit_page(user, status=400, **{form_name: form})
+    try:
+        run(user)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        if hasattr(form, "password"):
+            form.password.data = ""
+        return _edit_page(user, errors=apply_reasons(form, exc.reasons), status=400, **{form_name: form})
+    except PortalError as exc:
+        db.session.rollback()
+        return _edit_page(user, errors=[exc.message], status=exc.status_code, **{form_name: form})
+    flash(done, "info")
+    return redirect(url_for("staff.user_edit", user_id=user.id), 303)
 
 
 def _action(user_id: int, run):
@@ -164,23 +197,18 @@ def user_enable(user_id: int):
 def user_reset_password(user_id: int):
     """Set a new password for the user; their sessions end."""
     form = ResetPasswordForm()
-    if not form.validate():
-        abort(400)
-
-    def run(user):
-        admin_accounts.reset_password(db.session, current_user, user, form.password.data or "")
-        flash("密码已重置，该账号的所有登录已失效。", "info")
-
-    return _action(user_id, run)
+    return _reset(user_id, form, "reset_form", lambda u: admin_accounts.reset_password(
+        db.session, current_user, u, form.password.data or "", form.reason.data or ""),
+        "密码已重置，该账号的所有登录已失效。")
 
 
 @bp.post("/users/<int:user_id>/totp-reset")
 @roles_required(ROLE_ADMIN)
 def user_reset_totp(user_id: int):
     """Forget the user's authenticator; they enrol a new one at next sign-in."""
-    if not CsrfForm().validate():
-        abort(400)
-    return _action(user_id, lambda u: admin_accounts.reset_totp(db.session, current_user, u))
+    form = ResetTotpForm()
+    return _reset(user_id, form, "totp_form", lambda u: admin_accounts.reset_totp(
+        db.session, current_user, u, form.reason.data or ""), "已解除验证器绑定，该账号下次登录时重新绑定。")
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
