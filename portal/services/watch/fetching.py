@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import email.utils
 import time
 from dataclasses import dataclass, field
@@ -99,7 +100,13 @@ def fetch_all(requests: list[FetchRequest], settings: WatchSettings) -> list[Fet
     """Fetch every request concurrently (bounded overall and per host); results in the same order."""
     if not requests:
         return []
-    return asyncio.run(_fetch_all(requests, settings))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_fetch_all(requests, settings))
+    # Called from a thread that already runs an event loop (an async host, a test tool): use a thread of our own.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _fetch_all(requests, settings)).result()
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> int | None:
