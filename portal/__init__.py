@@ -39,6 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     relaxed = bool(app.debug or app.testing or app.config.get("TESTING"))
     portal_config.ensure_secret_key(app.config, app.instance_path, relaxed=relaxed)
+    portal_config.ensure_base_url(app.config, relaxed=relaxed)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "portal.db")
     if not app.config.get("SEARCH_INDEX_DIR"):
@@ -59,9 +60,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_template_helpers(app)
     _init_render_cache(app)
-    from portal import edge
+    from portal import edge, jobs
 
     edge.init_app(app)
+    jobs.init_app(app)
 
     from portal import cli
 
@@ -198,6 +200,7 @@ def _register_template_helpers(app: Flask) -> None:
     from portal.markup import markdown_markup, plain_paragraphs
     from portal.models.question import CATEGORIES
     from portal.timeutil import format_duration, to_beijing
+    from portal.urls import external_url
 
     def bjt(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return to_beijing(value).strftime(fmt) if value else ""
@@ -208,6 +211,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters.update(
         bjt=bjt, iso=iso, duration=format_duration, markdown=markdown_markup, paragraphs=plain_paragraphs
     )
+    app.jinja_env.globals["external_url"] = external_url
 
     @app.context_processor
     def site_globals() -> dict[str, Any]:

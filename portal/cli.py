@@ -1,4 +1,4 @@
-"""Flask commands: init-db, seed-demo, create-user, import-questions, purge-contacts, send-due-notifications."""
+"""Flask commands: init-db, seed-demo, create-user, import-questions, purge-contacts, worker, send-due-notifications."""
 
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ def register(app: Flask) -> None:
                     index_worker, notify_overdue_command):
         app.cli.add_command(command)
     from portal.cli_backup import backup_command, restore_command
-    from portal.cli_bulletins import send_due_notifications
+    from portal.cli_bulletins import send_due_notifications, worker
 
-    for command in (send_due_notifications, backup_command, restore_command):
+    for command in (send_due_notifications, worker, backup_command, restore_command):
         app.cli.add_command(command)
 
 
@@ -214,7 +214,7 @@ def index_worker(once: bool) -> None:
 @click.command("notify-overdue")
 @with_appcontext
 def notify_overdue_command() -> None:
-    """Tell departments about questions that became overdue (each once); run every few minutes from cron."""
+    """Tell departments about questions that became overdue (each once); the worker does it every 5 minutes."""
     from portal.services.desk.notices import notify_overdue
 
     count = notify_overdue(db.session, current_app.config)

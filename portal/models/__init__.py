@@ -3,6 +3,7 @@
 from portal.models.audit import AuditEntry
 from portal.models.base import Base
 from portal.models.bulletin import Incident, Update, UpdateEdition
+from portal.models.delivery import Delivery
 from portal.models.desk import InternalNote, Memo, MemoItem, Notification, ReplyTemplate
 from portal.models.export import ExportJob
 from portal.models.press import Attachment, Conference, DirectoryEntry, Release, ReleaseEdition
@@ -14,7 +15,8 @@ from portal.models.staff import Department, StaffUser
 from portal.models.subscription import Subscription
 
 __all__ = [
-    "Attachment", "AuditEntry", "Base", "Conference", "Department", "DirectoryEntry", "ExportJob", "Incident",
+    "Attachment", "AuditEntry", "Base", "Conference", "Delivery", "Department", "DirectoryEntry", "ExportJob",
+    "Incident",
     "InternalNote", "Memo", "MemoItem", "Notification", "Question", "Release", "ReleaseEdition", "Reply",
     "ReplyTemplate", "Report", "SearchOutbox", "SiteState", "StaffUser", "Subscription", "Update", "UpdateEdition",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, request
 
 from portal.errors import ValidationFailed
 from portal.extensions import db
@@ -14,6 +14,7 @@ from portal.services.board import listing
 from portal.services.bulletins import bulletin_read
 from portal.services.press import press_read
 from portal.timeutil import utcnow
+from portal.urls import external_url
 from portal.views.news import attachment_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -36,11 +37,11 @@ def _error(status: int, message: str, reasons: dict[str, str] | None = None) -> 
 
 def _incident(incident) -> dict:
     return bulletin_read.incident_summary(incident, {
-        "url": url_for("incidents.detail", slug=incident.slug, _external=True),
-        "api_url": url_for("api.incident", slug=incident.slug, _external=True),
+        "url": external_url("incidents.detail", slug=incident.slug),
+        "api_url": external_url("api.incident", slug=incident.slug),
         "feeds": {
-            "rss": url_for("feeds.incident_rss", slug=incident.slug, _external=True),
-            "atom": url_for("feeds.incident_atom", slug=incident.slug, _external=True),
+            "rss": external_url("feeds.incident_rss", slug=incident.slug),
+            "atom": external_url("feeds.incident_atom", slug=incident.slug),
         },
     })
 
@@ -60,7 +61,7 @@ def incident(slug: str):
     data = _incident(found)
     data["updates"] = [
         bulletin_read.update_json(
-            u, url_for("incidents.detail", slug=found.slug, _external=True, _anchor=u.anchor)
+            u, external_url("incidents.detail", slug=found.slug, _anchor=u.anchor)
         )
         for u in found.visible_updates(utcnow())
     ]
@@ -96,7 +97,7 @@ def questions():
                 "department": reply.department.name if reply and reply.department else office,
                 "body_html": reply.body_html if reply else "",
             },
-            "url": url_for("questions.detail", number=q.number, _external=True),
+            "url": external_url("questions.detail", number=q.number),
         })
     return _json({"page": page.page, "pages": page.pages, "per_page": per_page, "total": page.total,
                   "questions": items})
@@ -104,8 +105,8 @@ def questions():
 
 def _release_urls(release) -> dict:
     return {
-        "url": url_for("news.detail", slug=release.slug, _external=True),
-        "api_url": url_for("api.release", slug=release.slug, _external=True),
+        "url": external_url("news.detail", slug=release.slug),
+        "api_url": external_url("api.release", slug=release.slug),
     }
 
 
@@ -145,4 +146,4 @@ def openapi():
     """The OpenAPI 3.1 description of this API."""
     from portal.views.openapi import document
 
-    return _json(document(url_for("api.incidents", _external=True).rsplit("/incidents", 1)[0]))
+    return _json(document(external_url("api.incidents").rsplit("/incidents", 1)[0]))

@@ -43,6 +43,7 @@ class Mail:
     subject: str
     text: str
     headers: dict[str, str] | None = None
+    html: str | None = None  # an optional sanitised HTML alternative to `text`
 
 
 def build_message(settings: SmtpSettings, mail: Mail) -> EmailMessage:
@@ -56,6 +57,8 @@ def build_message(settings: SmtpSettings, mail: Mail) -> EmailMessage:
     for name, value in (mail.headers or {}).items():
         msg[name] = value
     msg.set_content(mail.text, charset="utf-8")
+    if mail.html:
+        msg.add_alternative(mail.html, subtype="html", charset="utf-8")
     return msg
 
 

@@ -20,7 +20,6 @@ from portal.services.board import listing
 from portal.services.press import newsroom, press_read, uploads
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import options
-from portal.views.links import announce_release, ping_release_feeds
 from portal.views.staff import bp
 from portal.views.staff.press.forms import (
     AttachmentForm,
@@ -96,7 +95,6 @@ def press_create():
     except ValidationFailed as exc:
         db.session.rollback()
         return _index(form, 400, apply_reasons(form, exc.reasons))
-    announce_release(release)
     return redirect(url_for("staff.press_release", release_id=release.id), 303)
 
 
@@ -143,7 +141,6 @@ def press_correct(release_id: int):
     except PortalError as exc:
         db.session.rollback()
         return _release_page(release, exc.status_code, [exc.message], correction=form)
-    announce_release(release)
     return redirect(url_for("staff.press_release", release_id=release.id), 303)
 
 
@@ -216,7 +213,6 @@ def press_withdraw(release_id: int):
     except PortalError as exc:
         db.session.rollback()
         return _release_page(release, exc.status_code, [exc.message], withdraw=form)
-    ping_release_feeds(release)
     return redirect(url_for("staff.press_release", release_id=release.id), 303)
 
 
