@@ -185,6 +185,7 @@ def _register_blueprints(app: Flask) -> None:
     )
     from portal.views.staff import bp as staff_bp
     from portal.views.staff import crisis as _staff_crisis  # noqa: F401  (adds its routes to staff_bp)
+    from portal.views.staff import subscriptions as _staff_subscriptions  # noqa: F401  (adds its routes to staff_bp)
     from portal.views.staff.bulletins import incidents as _staff_bulletins  # noqa: F401  (adds its routes to staff_bp)
     from portal.views.staff.press import conferences as _staff_press_room  # noqa: F401  (adds its routes to staff_bp)
     from portal.views.staff.press import releases as _staff_press  # noqa: F401  (adds its routes to staff_bp)

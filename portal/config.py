@@ -302,13 +302,13 @@ def ensure_base_url(config: dict[str, Any], relaxed: bool) -> None:
 
     base = str(config.get("BASE_URL") or "").strip().rstrip("/")
     if not base:
-        if not relaxed:
-            raise ConfigError(
+        if relaxed:
+            return  # debug/testing: links fall back to http://localhost (portal/urls.py)
+        raise ConfigError(
                 "PORTAL_BASE_URL is not set; refusing to start. Every link in mails, feeds, pings and the API is built "
                 "from it, never from the request's Host header. Set it to the site's public address, e.g. "
                 "PORTAL_BASE_URL=https://www.yunxi.gov.cn (make run sets http://127.0.0.1:$PORT)."
-            )
-        base = "http://localhost"
+        )
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(f"PORTAL_BASE_URL={base!r} must be an http(s) address such as https://www.yunxi.gov.cn")

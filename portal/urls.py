@@ -18,9 +18,9 @@ _ADAPTER = "canonical_url_adapter"
 
 
 def base_url(app: Flask | None = None) -> str:
-    """The configured base, without a trailing slash."""
+    """The configured base, without a trailing slash (http://localhost only in debug/testing, where it may be unset)."""
     app = app or current_app
-    return str(app.config["BASE_URL"]).rstrip("/")
+    return str(app.config.get("BASE_URL") or "http://localhost").rstrip("/")
 
 
 def _adapter(app: Flask) -> MapAdapter:

@@ -48,6 +48,8 @@ def server_env(db_path: Path, workdir: Path, secret_key: str, **extra: str) -> d
         "PORTAL_SEARCH_INDEX_DIR": str(workdir / "idx"),
         "WEB_CONCURRENCY": "2",
         "PORTAL_ARGON2_MEMORY_KIB": "8192",
+        # Required outside debug: links are built from it (the port is the served one's business, not theirs).
+        "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1"),
         **extra,
     }
     env.pop("PORTAL_TEST_DATABASE_URL", None)

@@ -14,6 +14,7 @@ from portal.markup import render_markdown
 from portal.models import AuditEntry, Incident, Update
 from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
 from portal.services.bulletins import bulletin_read, publishing
+from portal.services.ops import delivery
 from portal.views.common import apply_reasons, roles_required
 from portal.views.staff import bp
 from portal.views.staff.bulletins.forms import (
@@ -95,6 +96,7 @@ def _console(incident: Incident, status: int = 200, errors=None, preview=None, *
         "staff/bulletins/incident.html", incident=incident, errors=errors or [], preview=preview, history=history,
         update_form=forms.pop("update_form", None) or UpdateForm(formdata=None), status_form=status_form,
         pin_form=PinForm(formdata=None), withdraw_form=WithdrawForm(formdata=None),
+        deliveries=delivery.counts(db.session, "update", update_ids),
     ), status
 
 

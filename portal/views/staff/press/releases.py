@@ -18,6 +18,7 @@ from portal.models import Attachment, Release
 from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
 from portal.services.board import listing
 from portal.services.press import newsroom, press_read, uploads
+from portal.services.ops import delivery
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import options
 from portal.views.staff import bp
@@ -112,6 +113,7 @@ def _release_page(release: Release, status: int = 200, errors=(), preview=None, 
         upload=forms.get("upload") or AttachmentForm(formdata=None),
         withdraw=forms.get("withdraw") or ReleaseWithdrawForm(formdata=None), remove_forms=remove_forms,
         max_size=uploads.human_size(int(current_app.config["UPLOAD_MAX_BYTES"])),
+        deliveries=delivery.counts(db.session, "release", [release.id]).get(release.id, {}),
     ), status
 
 
