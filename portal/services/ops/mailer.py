@@ -6,8 +6,18 @@ import smtplib
 import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.charset import BASE64, QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
+
+# Quoted-printable UTF-8 bodies (readable in transit, short lines); the compat32 MIME classes build a message
+# several times faster than EmailMessage's header registry, which matters at 10,000 mails per bulletin.
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+_UTF8_QP.header_encoding = BASE64
 
 
 class MailError(RuntimeError):
@@ -46,19 +56,26 @@ class Mail:
     html: str | None = None  # an optional sanitised HTML alternative to `text`
 
 
-def build_message(settings: SmtpSettings, mail: Mail) -> EmailMessage:
-    """A UTF-8 plain-text message with Date and Message-ID."""
-    msg = EmailMessage()
-    msg["From"] = settings.sender
+def _header(value: str) -> str | Header:
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+def build_message(settings: SmtpSettings, mail: Mail) -> Message:
+    """A UTF-8 message (plain text, plus an HTML alternative when given) with Date and Message-ID."""
+    text = MIMEText(mail.text, "plain", _UTF8_QP)
+    if mail.html:
+        msg: Message = MIMEMultipart("alternative")
+        msg.attach(text)
+        msg.attach(MIMEText(mail.html, "html", _UTF8_QP))
+    else:
+        msg = text
+    msg["From"] = _header(settings.sender)
     msg["To"] = mail.to
-    msg["Subject"] = mail.subject
+    msg["Subject"] = _header(mail.subject)
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
     for name, value in (mail.headers or {}).items():
-        msg[name] = value
-    msg.set_content(mail.text, charset="utf-8")
-    if mail.html:
-        msg.add_alternative(mail.html, subtype="html", charset="utf-8")
+        msg[name] = _header(value)
     return msg
 
 

@@ -84,7 +84,7 @@ class SmtpTransport:
                                                      headers=mail.headers, html=mail.html))
         conn = self._connect()
         try:
-            conn.send_message(message, to_addrs=[to])
+            conn.sendmail(self.settings.sender, [to], message.as_string())  # ASCII: the encodings above
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise _code_error(code, f"{code} {text.decode(errors='replace')}"[:480]) from exc
