@@ -56,7 +56,7 @@ class Relay:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if address in self.refuse:
-            return "550 5.1.1 <%s>: mailbox unavailable" % address
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
         if address in self.defer_once:
             self.defer_once.discard(address)
             return "451 4.2.0 try again later"

@@ -17,8 +17,8 @@ from portal.markup import render_markdown
 from portal.models import Attachment, Release
 from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
 from portal.services.board import listing
-from portal.services.press import newsroom, press_read, uploads
 from portal.services.ops import delivery
+from portal.services.press import newsroom, press_read, uploads
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import options
 from portal.views.staff import bp
