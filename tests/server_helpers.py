@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -50,6 +51,8 @@ def server_env(db_path: Path, workdir: Path, secret_key: str, **extra: str) -> d
         "PORTAL_ARGON2_MEMORY_KIB": "8192",
         # Required outside debug: links are built from it (the port is the served one's business, not theirs).
         "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1"),
+        # The background worker's queue, beside the site's database (`worker()` below runs the worker).
+        "PORTAL_WORKER_URL": f"sqlite:///{workdir / 'queue.db'}",
         **extra,
     }
     env.pop("PORTAL_TEST_DATABASE_URL", None)
@@ -113,3 +116,20 @@ def seed_incident_site(db_path: Path, workdir: Path, updates) -> Flask:
             publishing.post_update(db.session, actor, incident, update)
         db.session.remove()
     return app
+
+
+@contextmanager
+def worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
+    """Run `flask worker` (the background worker, as `make run` does beside gunicorn) until the block ends."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "worker"], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)

@@ -6,9 +6,9 @@
   rows in `sending`; when their lease (`lease_seconds`) runs out they are queued again. So nothing is lost and at
   most one batch per worker thread (`batch` rows) can be sent twice: the in-flight bound.
 - 5xx for one recipient: that delivery is `bounced` and its subscription counts a bounce (suspended after
-  `max_bounces` in a row); 4xx for one recipient: retried later; relay or hub down / timing out: the rest of the
-  batch goes back to the queue untouched and the run stops. Retries back off exponentially with jitter and give
-  up (`failed`) after `max_attempts`.
+  `max_bounces` in a row); 4xx for one recipient: retried later, and given up (`failed`) after `max_attempts`;
+  relay or hub down / timing out: the batch goes back to the queue without counting an attempt and the run stops.
+  Retries back off exponentially with jitter.
 """
 
 from __future__ import annotations
@@ -216,9 +216,15 @@ def _send_batch(session: Session, batch: list[Delivery], transport, renderers: M
         except Retry as exc:
             _retry_or_give_up(delivery, str(exc), settings, now, report)
         except RelayDown as exc:
+            # The relay's fault, not this recipient's: no attempt is counted, so an outage of any length never
+            # makes anyone's delivery fail; the run stops and the next one (after the backoff) tries again.
             report.relay_down = str(exc)[:500]
             log.warning("%s relay down, %d of the batch put back: %s", delivery.channel, len(batch), exc)
-            _retry_or_give_up(delivery, str(exc), settings, now, report)
+            delivery.attempts -= 1
+            delivery.state, delivery.claim, delivery.claimed_at = QUEUED, None, None
+            delivery.last_error = str(exc)[:500]
+            delivery.next_attempt_at = now + backoff(delivery.attempts + 1, settings)
+            report.retried += 1
         else:
             delivery.state, delivery.claim, delivery.sent_at, delivery.last_error = SENT, None, now, None
             report.sent += 1
