@@ -335,3 +335,25 @@ def test_a_scheduled_update_is_mailed_by_the_worker_without_cron(make_app, relay
     assert len(received) == 4
     assert relay.messages[0][1]["Subject"] and "定时发布的通报" in relay.texts()[0]
     assert arrived - due < timedelta(seconds=60), f"mailed {arrived - due} after its time"
+
+
+def test_every_mail_has_clean_plain_text_and_a_sanitised_html_part(make_app, relay, staff):
+    app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=relay.port)
+    add_subscribers(app, ["desk@news.example"])
+    publish(app, "**青石镇**累计转移群众1260人。\n\n- 第一批：800人\n- 第二批：460人\n\n详见[安置点名单](https://www.yunxi.example/a)。"
+                 "<script>alert(1)</script>")
+    work(app)
+    (_to, message), = relay.messages
+    text = message.get_body(("plain",)).get_content()
+    assert "青石镇累计转移群众1260人。" in text and "**" not in text and "<" not in text
+    assert "第一批：800人" in text and "安置点名单（https://www.yunxi.example/a）" in text
+    html = message.get_body(("html",)).get_content()
+    assert "<strong>青石镇</strong>" in html and '<a href="https://www.yunxi.example/a"' in html
+    assert "<script" not in html and "http://localhost/unsubscribe/" in html
+    # A mail without Markdown (the answer mail, notices, the confirmation) gets an HTML part made from its text.
+    reader = app.test_client()
+    token = csrf_token(reader, "/subscribe")
+    reader.post("/subscribe", data={"email": "new@news.example", "incident": "", "csrf_token": token})
+    work(app)
+    confirmation = relay.messages[-1][1]
+    assert '<a href="http://localhost/subscribe/confirm/' in confirmation.get_body(("html",)).get_content()

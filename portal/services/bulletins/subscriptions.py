@@ -8,11 +8,12 @@ import secrets
 from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
+from markupsafe import escape
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.errors import Forbidden, NotFound, ValidationFailed
-from portal.markup import clean_text
+from portal.markup import clean_text, markdown_to_text
 from portal.models import Delivery, Incident, Release, StaffUser, Subscription, Update
 from portal.models.delivery import CHANNEL_MAIL, QUEUED, SENDING, SUBJECT_CONFIRM
 from portal.models.staff import ROLE_ADMIN
@@ -200,20 +201,29 @@ def update_mail(sub: Subscription, update: Update, page_url: str, unsubscribe_ur
                 to: str | None = None) -> Mail:
     """One update (or its correction) for one subscriber, with RFC 8058 one-click unsubscribe headers."""
     prefix = "【更正】" if update.edition > 1 else ""
-    lines = [f"{update.incident.title}", "", update.title, "", update.body_md, ""]
+    lines = [f"{update.incident.title}", "", update.title, "", markdown_to_text(update.body_md), ""]
+    parts = [f"<h2>{escape(update.incident.title)}</h2>", f"<h3>{escape(update.title)}</h3>", update.body_html]
     if update.corrections:
-        lines += [f"更正说明：{update.corrections[-1].change_note}", ""]
-    return _mail(to or sub.email, f"{prefix}{update.title}", lines, page_url, unsubscribe_url, site_name)
+        note = f"更正说明：{update.corrections[-1].change_note}"
+        lines += [note, ""]
+        parts.append(f"<p><strong>{escape(note)}</strong></p>")
+    return _mail(to or sub.email, f"{prefix}{update.title}", lines, page_url, unsubscribe_url, site_name, parts)
 
 
-def _mail(to: str, subject: str, lines: list[str], page_url: str, unsubscribe_url: str, site_name: str) -> Mail:
-    """The message with the page link, the unsubscribe link and RFC 8058 one-click unsubscribe headers."""
+def _mail(to: str, subject: str, lines: list[str], page_url: str, unsubscribe_url: str, site_name: str,
+          parts: list[str]) -> Mail:
+    """The message (plain text, and HTML from the stored sanitised body) with the page link, the unsubscribe link
+    and RFC 8058 one-click unsubscribe headers."""
     lines = [*lines, f"全文：{page_url}", "", f"退订：{unsubscribe_url}", f"—— {site_name}"]
+    page, unsubscribe = escape(page_url), escape(unsubscribe_url)
+    parts = [*parts, f'<p>全文：<a href="{page}">{page}</a></p>',
+             f'<p class="small">退订：<a href="{unsubscribe}">{unsubscribe}</a><br>—— {escape(site_name)}</p>']
     return Mail(
         to=to,
         subject=subject,
         text="\n".join(lines),
         headers={"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        html="".join(parts),
     )
 
 
@@ -222,10 +232,15 @@ def release_mail(sub: Subscription, release: Release, page_url: str, unsubscribe
     """One release (or its correction) for one subscriber, with RFC 8058 one-click unsubscribe headers."""
     prefix = "【更正】" if release.edition > 1 else ""
     lines = [f"{release.type_label}：{release.title}", ""]
+    parts = [f"<h2>{escape(release.type_label)}：{escape(release.title)}</h2>"]
     if release.is_rumour:
-        lines += ["网传说法（谣言）：", release.rumour_md, "", "事实真相："]
-    lines += [release.body_md, ""]
+        lines += ["网传说法（谣言）：", markdown_to_text(release.rumour_md), "", "事实真相："]
+        parts += ["<h3>网传说法（谣言）</h3>", release.rumour_html, "<h3>事实真相</h3>"]
+    lines += [markdown_to_text(release.body_md), ""]
+    parts.append(release.body_html)
     if release.corrections:
-        lines += [f"更正说明：{release.corrections[-1].change_note}", ""]
+        note = f"更正说明：{release.corrections[-1].change_note}"
+        lines += [note, ""]
+        parts.append(f"<p><strong>{escape(note)}</strong></p>")
     return _mail(to or sub.email, f"{prefix}【{release.type_label}】{release.title}", lines, page_url, unsubscribe_url,
-                 site_name)
+                 site_name, parts)

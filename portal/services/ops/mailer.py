@@ -13,6 +13,8 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 
+from portal.markup import text_to_html
+
 # Quoted-printable UTF-8 bodies (readable in transit, short lines); the compat32 MIME classes build a message
 # several times faster than EmailMessage's header registry, which matters at 10,000 mails per bulletin.
 _UTF8_QP = Charset("utf-8")
@@ -53,22 +55,24 @@ class Mail:
     subject: str
     text: str
     headers: dict[str, str] | None = None
-    html: str | None = None  # an optional sanitised HTML alternative to `text`
+    html: str | None = None  # a sanitised HTML fragment for the HTML part (None: made from `text`)
 
 
 def _header(value: str) -> str | Header:
     return value if value.isascii() else Header(value, "utf-8")
 
 
+_HTML_PAGE = ('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"></head>'
+              '<body style="font-family:sans-serif;line-height:1.6">{}</body></html>')
+
+
 def build_message(settings: SmtpSettings, mail: Mail) -> Message:
-    """A UTF-8 message (plain text, plus an HTML alternative when given) with Date and Message-ID."""
-    text = MIMEText(mail.text, "plain", _UTF8_QP)
-    if mail.html:
-        msg: Message = MIMEMultipart("alternative")
-        msg.attach(text)
-        msg.attach(MIMEText(mail.html, "html", _UTF8_QP))
-    else:
-        msg = text
+    """A UTF-8 message with Date and Message-ID: plain text and a sanitised HTML alternative (`mail.html`, or the
+    text made HTML by portal/markup.py)."""
+    html = mail.html if mail.html is not None else text_to_html(mail.text)
+    msg: Message = MIMEMultipart("alternative")
+    msg.attach(MIMEText(mail.text, "plain", _UTF8_QP))
+    msg.attach(MIMEText(_HTML_PAGE.format(html), "html", _UTF8_QP))
     msg["From"] = _header(settings.sender)
     msg["To"] = mail.to
     msg["Subject"] = _header(mail.subject)
