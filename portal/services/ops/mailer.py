@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import secrets
 import smtplib
 import ssl
 from collections.abc import Iterable, Mapping
@@ -11,6 +13,7 @@ from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import Compat32
 from email.utils import formatdate, make_msgid
 
 from portal.markup import text_to_html
@@ -58,8 +61,28 @@ class Mail:
     html: str | None = None  # a sanitised HTML fragment for the HTML part (None: made from `text`)
 
 
-def _header(value: str) -> str | Header:
-    return value if value.isascii() else Header(value, "utf-8")
+@functools.lru_cache(maxsize=1024)
+def _header(value: str) -> str:
+    """A header value, RFC 2047-encoded when not ASCII (cached: a bulletin's subject is the same for everyone)."""
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+class _Flatten(Compat32):
+    """compat32 without re-folding: every header value here is already ASCII (non-ASCII ones were RFC 2047-encoded
+    and folded by `_header`), so writing it as it is gives the same bytes at a fraction of the cost."""
+
+    def fold(self, name: str, value) -> str:
+        if isinstance(value, str) and value.isascii() and len(value) < 990:
+            return f"{name}: {value}{self.linesep}"
+        return super().fold(name, value)
+
+
+FLATTEN = _Flatten()
+
+
+def as_text(message: Message) -> str:
+    """The message as the ASCII text handed to smtplib (which turns its line ends into CRLF)."""
+    return message.as_string(policy=FLATTEN)
 
 
 _HTML_PAGE = ('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"></head>'
@@ -70,7 +93,8 @@ def build_message(settings: SmtpSettings, mail: Mail) -> Message:
     """A UTF-8 message with Date and Message-ID: plain text and a sanitised HTML alternative (`mail.html`, or the
     text made HTML by portal/markup.py)."""
     html = mail.html if mail.html is not None else text_to_html(mail.text)
-    msg: Message = MIMEMultipart("alternative")
+    # A boundary of our own: "=_" never occurs in quoted-printable text, so no scan of the parts is needed.
+    msg: Message = MIMEMultipart("alternative", boundary=f"=_portal_{secrets.token_hex(12)}")
     msg.attach(MIMEText(mail.text, "plain", _UTF8_QP))
     msg.attach(MIMEText(_HTML_PAGE.format(html), "html", _UTF8_QP))
     msg["From"] = _header(settings.sender)

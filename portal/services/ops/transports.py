@@ -15,7 +15,7 @@ import urllib.request
 
 from email_validator import EmailNotValidError, validate_email
 
-from portal.services.ops.mailer import Mail, SmtpSettings, build_message
+from portal.services.ops.mailer import Mail, SmtpSettings, as_text, build_message
 
 
 class Refused(Exception):
@@ -84,7 +84,7 @@ class SmtpTransport:
                                                      headers=mail.headers, html=mail.html))
         conn = self._connect()
         try:
-            conn.sendmail(self.settings.sender, [to], message.as_string())  # ASCII: the encodings above
+            conn.sendmail(self.settings.sender, [to], as_text(message))
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise _code_error(code, f"{code} {text.decode(errors='replace')}"[:480]) from exc
