@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 export FLASK_APP := portal
+# Every absolute link (mail, feeds, pings, API) is built from it; the server refuses to start without it.
+export PORTAL_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test install install-test serve init lint clean
 
@@ -26,10 +28,10 @@ install-test: $(VENV)/.installed-test
 init: install
 	$(BIN)/flask init-db
 	$(BIN)/flask seed-demo --if-empty
-	$(BIN)/flask index-worker --once
 
+# The web server and the background worker together (Procfile, run by honcho); Ctrl-C stops both.
 run: init
-	$(BIN)/gunicorn --config deploy/gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+	HOST=$(HOST) PORT=$(PORT) VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/honcho start -f Procfile -p $(PORT)
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -49,6 +49,7 @@ class Server:
             **os.environ,
             "DATABASE_URL": f"sqlite:///{work / 'portal.db'}",
             "PORTAL_SECRET_KEY": "faults-secret-key-0123456789abcdef",
+            "PORTAL_BASE_URL": "http://127.0.0.1",
             "PORTAL_SEARCH_INDEX_DIR": str(work / "search_index"),
             "PORTAL_ASK_QUOTA_PER_HOUR": "1000000",
             "PORTAL_RATELIMIT_ASK": "1000000 per hour",
@@ -88,6 +89,7 @@ class Server:
 def flask(work: Path, *args: str, env: dict | None = None) -> str:
     run_env = {**os.environ, "DATABASE_URL": f"sqlite:///{work / 'portal.db'}",
                "PORTAL_SECRET_KEY": "faults-secret-key-0123456789abcdef",
+               "PORTAL_BASE_URL": "http://127.0.0.1",
                "PORTAL_SEARCH_INDEX_DIR": str(work / "search_index"), **(env or {})}
     return subprocess.run([sys.executable, "-m", "flask", "--app", "portal", *args], cwd=ROOT, env=run_env,
                           check=True, capture_output=True, text=True).stdout

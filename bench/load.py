@@ -325,6 +325,7 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp / 'portal.db'}",
         "PORTAL_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+        "PORTAL_BASE_URL": "http://127.0.0.1",
         "PORTAL_SEARCH_INDEX_DIR": str(tmp / "idx"),
         "PORTAL_RATELIMIT_LOGIN": "1000 per minute",
         # wrk is one client standing for thousands of citizens: the per-client search quota would answer 429.

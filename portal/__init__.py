@@ -39,6 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     relaxed = bool(app.debug or app.testing or app.config.get("TESTING"))
     portal_config.ensure_secret_key(app.config, app.instance_path, relaxed=relaxed)
+    portal_config.ensure_base_url(app.config, relaxed=relaxed)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "portal.db")
     if not app.config.get("SEARCH_INDEX_DIR"):
@@ -59,9 +60,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # Outside the render cache, so the cache keys on the scheme and host the proxy reports, as the views see them.
         n = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    from portal import edge
+    from portal import edge, jobs
 
     edge.init_app(app)
+    jobs.init_app(app)
 
     from portal import cli
 
@@ -183,6 +185,7 @@ def _register_blueprints(app: Flask) -> None:
     )
     from portal.views.staff import bp as staff_bp
     from portal.views.staff import crisis as _staff_crisis  # noqa: F401  (adds its routes to staff_bp)
+    from portal.views.staff import subscriptions as _staff_subscriptions  # noqa: F401  (adds its routes to staff_bp)
     from portal.views.staff.bulletins import incidents as _staff_bulletins  # noqa: F401  (adds its routes to staff_bp)
     from portal.views.staff.press import conferences as _staff_press_room  # noqa: F401  (adds its routes to staff_bp)
     from portal.views.staff.press import releases as _staff_press  # noqa: F401  (adds its routes to staff_bp)
@@ -200,6 +203,7 @@ def _register_template_helpers(app: Flask) -> None:
     from portal.markup import markdown_markup, plain_paragraphs
     from portal.models.question import CATEGORIES
     from portal.timeutil import format_duration, to_beijing
+    from portal.urls import external_url
 
     def bjt(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return to_beijing(value).strftime(fmt) if value else ""
@@ -210,6 +214,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters.update(
         bjt=bjt, iso=iso, duration=format_duration, markdown=markdown_markup, paragraphs=plain_paragraphs
     )
+    app.jinja_env.globals["external_url"] = external_url
 
     @app.context_processor
     def site_globals() -> dict[str, Any]:

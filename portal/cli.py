@@ -1,4 +1,4 @@
-"""Flask commands: init-db, seed-demo, create-user, import-questions, purge-contacts, send-due-notifications."""
+"""Flask commands: init-db, seed-demo, create-user, import-questions, purge-contacts, worker, send-due-notifications."""
 
 from __future__ import annotations
 
@@ -34,11 +34,11 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
     from portal.cli_accounts import totp_keys
     from portal.cli_backup import backup_command, restore_command
-    from portal.cli_bulletins import send_due_notifications
+    from portal.cli_bulletins import send_due_notifications, worker
     from portal.cli_departments import departments_group
     from portal.cli_watch import watch_group
 
-    for command in (send_due_notifications, backup_command, restore_command, watch_group, totp_keys,
+    for command in (send_due_notifications, worker, backup_command, restore_command, watch_group, totp_keys,
                     departments_group):
         app.cli.add_command(command)
 
@@ -237,7 +237,7 @@ def index_worker(once: bool) -> None:
 @click.command("notify-overdue")
 @with_appcontext
 def notify_overdue_command() -> None:
-    """Tell departments about questions that became overdue (each once); run every few minutes from cron."""
+    """Tell departments about questions that became overdue (each once); the worker does it every 5 minutes."""
     from portal.services.desk.notices import notify_overdue
 
     count = notify_overdue(db.session, current_app.config)

@@ -54,12 +54,35 @@ def seed_demo_press(path: Path) -> None:
 @click.command("send-due-notifications")
 @with_appcontext
 def send_due_notifications() -> None:
-    """E-mail subscribers and ping the WebSub hub for updates and press releases that came due or whose sending
-    failed earlier."""
-    from portal.views.links import send_due
+    """Fan out and send now what the worker would (announcements that came due, due mails and pings); for a
+    server without `flask worker`, or by hand. The worker does this every minute by itself."""
+    from portal import jobs
 
-    outcome = send_due(current_app._get_current_object())  # type: ignore[attr-defined]
+    announced = jobs.announce.call_local()
+    sent = jobs.deliver.call_local()
     click.echo(
-        f"通报 {outcome.updates} 条、新闻稿 {outcome.releases} 篇：发出邮件 {outcome.mails} 封，"
-        f"未能发出 {outcome.failed} 封（保留待发），推送 {outcome.pings} 次。"
+        f"通报和新闻稿 {announced.get('announced', 0)} 条：新排队邮件 {announced.get('queued_mails', 0)} 封、"
+        f"推送 {announced.get('queued_pings', 0)} 次；发出邮件 {sent.get('mails_sent', 0)} 封，"
+        f"退信 {sent.get('mails_bounced', 0)} 封，待重试 {sent.get('mails_retrying', 0)} 封，"
+        f"推送 {sent.get('pings_sent', 0)} 次。"
     )
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Run every job that is due now, then exit.")
+@click.option("--threads", type=int, default=None, help="Worker threads (PORTAL_WORKER_THREADS, default 2).")
+@with_appcontext
+def worker(burst: bool, threads: int | None) -> None:
+    """The background worker: mail and pings per recipient, announcements, the search index, exports, sweeps."""
+    import logging
+
+    from portal import jobs
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if burst:
+        totals = jobs.run_burst(app)
+        click.echo("worker --burst: " + (", ".join(f"{k}={v}" for k, v in sorted(totals.items())) or "nothing to do"))
+        return
+    jobs.run_consumer(app, threads)

@@ -23,8 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_INDEX_DIR": None,
     # whoosh (embedded, one index per server) or postgres (shared by every app server; needs DATABASE_URL on it)
     "SEARCH_BACKEND": "whoosh",
-    # Each web worker runs an indexer thread that drains the search outbox (off in tests; see `flask index-worker`).
-    "SEARCH_INDEXER_THREAD": True,
+    # The background worker (`flask worker`) drains the search outbox; true adds the older indexer thread in each
+    # web worker as well (kept for sites that do not run the worker yet).
+    "SEARCH_INDEXER_THREAD": False,
     "SITE_NAME": "云溪县网上留言与信息发布平台",
     "OFFICE_NAME": "云溪县人民政府办公室",
     "TIMEZONE": "Asia/Shanghai",
@@ -95,8 +96,27 @@ DEFAULTS: dict[str, Any] = {
     "ARGON2_PARALLELISM": 4,
     # Bulletins: sign updates with the role title only (新闻发言人), or also the author's display name.
     "BULLETIN_SIGN_WITH_NAME": False,
-    # Absolute base URL for links in e-mails and WebSub pings sent outside a request (flask commands).
+    # The site's public address (scheme, host, optional path prefix): every absolute URL that leaves the site (mail,
+    # List-Unsubscribe, WebSub topics and pings, feed self links, the calendar, the API) is built from it, never
+    # from the Host header. Required outside debug/testing (the server refuses to start without it).
     "BASE_URL": "",
+    # The background worker (portal/jobs.py, `flask worker`): its queue. "" = a SQLite file in the instance
+    # folder (one server); "redis://host:6379/2" for several servers; "memory://" keeps it in the process (tests).
+    "WORKER_URL": "",
+    # Worker threads in `flask worker`, and the longest pause between two looks at an empty queue (seconds).
+    "WORKER_THREADS": 2,
+    "WORKER_POLL_MAX_SECONDS": 1.0,
+    # Deliveries (portal/services/ops/delivery.py): rows claimed per batch (= at most this many sent twice when a
+    # worker is killed mid-batch), attempts before giving up, the backoff base and cap, the lease after which a
+    # dead worker's in-flight rows are queued again, and the bounces in a row that suspend a subscription.
+    "DELIVERY_BATCH": 50,
+    "DELIVERY_MAX_ATTEMPTS": 8,
+    "DELIVERY_RETRY_SECONDS": 30,
+    "DELIVERY_RETRY_CAP_SECONDS": 3600,
+    "DELIVERY_LEASE_SECONDS": 300,
+    "SUBSCRIPTION_MAX_BOUNCES": 3,
+    # The relay takes addresses with non-ASCII local parts (SMTPUTF8). Off: such addresses are refused on the form.
+    "SMTP_UTF8": False,
     # Authority of the feeds' tag: URIs (RFC 4151); keep it once feeds are public, ids must never change.
     "FEED_TAG_AUTHORITY": "yunxi.example",
     "FEED_MAX_AGE": 0,
@@ -211,6 +231,16 @@ _ENV_TYPED = {
     "ARGON2_PARALLELISM": int,
     "BULLETIN_SIGN_WITH_NAME": bool,
     "BASE_URL": str,
+    "WORKER_URL": str,
+    "WORKER_THREADS": int,
+    "WORKER_POLL_MAX_SECONDS": float,
+    "DELIVERY_BATCH": int,
+    "DELIVERY_MAX_ATTEMPTS": int,
+    "DELIVERY_RETRY_SECONDS": float,
+    "DELIVERY_RETRY_CAP_SECONDS": float,
+    "DELIVERY_LEASE_SECONDS": float,
+    "SUBSCRIPTION_MAX_BOUNCES": int,
+    "SMTP_UTF8": bool,
     "FEED_TAG_AUTHORITY": str,
     "FEED_MAX_AGE": int,
     "FEED_SHARED_MAX_AGE": int,
@@ -318,3 +348,22 @@ def ensure_secret_key(config: dict[str, Any], instance_path: str, relaxed: bool)
             "Set PORTAL_SECRET_KEY to a long random value, or unset it to have one generated in the "
             "instance folder."
         )
+
+
+def ensure_base_url(config: dict[str, Any], relaxed: bool) -> None:
+    """Refuse to start outside debug/testing without PORTAL_BASE_URL (links would follow the Host header)."""
+    from urllib.parse import urlsplit
+
+    base = str(config.get("BASE_URL") or "").strip().rstrip("/")
+    if not base:
+        if relaxed:
+            return  # debug/testing: links fall back to http://localhost (portal/urls.py)
+        raise ConfigError(
+                "PORTAL_BASE_URL is not set; refusing to start. Every link in mails, feeds, pings and the API is built "
+                "from it, never from the request's Host header. Set it to the site's public address, e.g. "
+                "PORTAL_BASE_URL=https://www.yunxi.gov.cn (make run sets http://127.0.0.1:$PORT)."
+        )
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"PORTAL_BASE_URL={base!r} must be an http(s) address such as https://www.yunxi.gov.cn")
+    config["BASE_URL"] = base

@@ -23,7 +23,6 @@ from portal import create_app
 from portal.extensions import db
 from portal.models import Department, StaffUser
 from portal.services.accounts import signin, totp
-from portal.services.desk import exports
 
 PASSWORD = "correct-horse-battery"
 # The authenticator secret the `staff` fixture enrols for the roles that need a second factor.
@@ -36,6 +35,10 @@ BASE_CONFIG = {
     "SECRET_KEY": "test-secret-key-0123456789abcdef",
     "RATELIMIT_ENABLED": False,
     "SEARCH_INDEXER_THREAD": False,
+    # Canonical links: every absolute URL is built from this, never from the Host header.
+    "BASE_URL": "http://localhost",
+    # The worker's queue lives in the test process; `work(app)` (= `flask worker --burst`) runs what is due.
+    "WORKER_URL": "memory://",
     "ARGON2_TIME_COST": 1,
     "ARGON2_MEMORY_KIB": 8192,
     "ARGON2_PARALLELISM": 1,
@@ -108,7 +111,6 @@ def make_app(database_template, tmp_path):
         return app
 
     yield factory
-    exports.join_threads()  # a background export still writing would hold the database the next test empties
     for app in created:
         with app.app_context():
             db.session.remove()
@@ -205,6 +207,13 @@ def select_last_step(username: str):
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+def work(app) -> dict[str, int]:
+    """Run the background worker's due jobs once, as `flask worker --burst` does; returns its counts."""
+    from portal import jobs
+
+    return jobs.run_burst(app)
 
 
 def ask(client, **fields):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -39,6 +40,9 @@ def copy_sqlite_template(database_template: tuple[str, str], target: Path, why: 
     return target
 
 
+DEFAULT_BASE_URL = "http://127.0.0.1"
+
+
 def server_env(db_path: Path, workdir: Path, secret_key: str, **extra: str) -> dict[str, str]:
     """The environment of a served site: its SQLite file and index folder, 2 workers, a cheap password hash."""
     env = {
@@ -48,6 +52,10 @@ def server_env(db_path: Path, workdir: Path, secret_key: str, **extra: str) -> d
         "PORTAL_SEARCH_INDEX_DIR": str(workdir / "idx"),
         "WEB_CONCURRENCY": "2",
         "PORTAL_ARGON2_MEMORY_KIB": "8192",
+        # Required outside debug: links are built from it; `gunicorn()` replaces it by the address it serves on.
+        "PORTAL_BASE_URL": DEFAULT_BASE_URL,
+        # The background worker's queue, beside the site's database (`worker()` below runs the worker).
+        "PORTAL_WORKER_URL": f"sqlite:///{workdir / 'queue.db'}",
         **extra,
     }
     env.pop("PORTAL_TEST_DATABASE_URL", None)
@@ -60,6 +68,8 @@ def gunicorn(env: dict[str, str], log_path: Path, ready_path: str = "/", timeout
     `ready_path` answers, and stops the server afterwards. Its log (access log included) goes to `log_path`."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    if env.get("PORTAL_BASE_URL", DEFAULT_BASE_URL) == DEFAULT_BASE_URL:
+        env = {**env, "PORTAL_BASE_URL": base}  # the site's links name the address it is served on
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
@@ -111,3 +121,20 @@ def seed_incident_site(db_path: Path, workdir: Path, updates) -> Flask:
             publishing.post_update(db.session, actor, incident, update)
         db.session.remove()
     return app
+
+
+@contextmanager
+def worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
+    """Run `flask worker` (the background worker, as `make run` does beside gunicorn) until the block ends."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "worker"], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)

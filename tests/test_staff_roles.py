@@ -255,7 +255,7 @@ def test_admin_can_open_users_and_audit(app, staff):
 
 @pytest.mark.parametrize("role", ["office", "responder", "spokesperson"])
 @pytest.mark.parametrize("path", ["/staff/users", "/staff/audit", "/staff/departments",
-                                  "/staff/departments/1", "/staff/crisis"])
+                                  "/staff/departments/1", "/staff/crisis", "/staff/subscriptions/suspended"])
 def test_non_admins_cannot_open_users_or_audit(app, staff, role, path):
     client = login_client(app, ROLE_USERS[role])
     response = client.get(path)

@@ -3,6 +3,7 @@
 from portal.models.audit import AuditEntry
 from portal.models.base import Base
 from portal.models.bulletin import Incident, Update, UpdateEdition
+from portal.models.delivery import Delivery
 from portal.models.desk import InternalNote, Memo, MemoItem, Notification, ReplyTemplate
 from portal.models.export import ExportJob
 from portal.models.handling import DueExtension, QuestionStep
@@ -27,7 +28,7 @@ from portal.models.watch import (
 )
 
 __all__ = [
-    "Attachment", "AuditEntry", "Base", "Conference", "Department", "DepartmentName", "DirectoryEntry",
+    "Attachment", "AuditEntry", "Base", "Conference", "Delivery", "Department", "DepartmentName", "DirectoryEntry",
     "DueExtension", "ExportJob", "Incident", "InternalNote", "Memo", "MemoItem", "Notification", "Question",
     "QuestionStep", "Release", "ReleaseEdition", "Reply",
     "ReplyTemplate", "Report", "SearchOutbox", "SiteState", "StaffUser", "Subscription", "Update", "UpdateEdition",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, UTCDateTime
@@ -30,12 +30,17 @@ class Subscription(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Permanent refusals (5xx) since the last delivered message; at the limit the subscription is suspended
+    # (no more mail) until the admin lifts it.
+    bounce_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_bounce: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     incident: Mapped[Incident | None] = relationship()
 
     @property
     def is_active(self) -> bool:
-        return self.confirmed_at is not None and self.unsubscribed_at is None
+        return self.confirmed_at is not None and self.unsubscribed_at is None and self.suspended_at is None
 
     @property
     def what(self) -> str:

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, request
 
 from portal.errors import ValidationFailed
 from portal.extensions import db
@@ -16,6 +16,7 @@ from portal.services.board import listing
 from portal.services.bulletins import bulletin_read
 from portal.services.press import press_read
 from portal.timeutil import utcnow
+from portal.urls import external_url
 from portal.views import openapi as spec
 from portal.views.news import attachment_url
 
@@ -73,11 +74,11 @@ def _query(rules: dict[str, spec.Param]) -> tuple[dict[str, str], dict[str, str]
 
 def _incident(incident) -> dict:
     return bulletin_read.incident_summary(incident, {
-        "url": url_for("incidents.detail", slug=incident.slug, _external=True),
-        "api_url": url_for("api.incident", slug=incident.slug, _external=True),
+        "url": external_url("incidents.detail", slug=incident.slug),
+        "api_url": external_url("api.incident", slug=incident.slug),
         "feeds": {
-            "rss": url_for("feeds.incident_rss", slug=incident.slug, _external=True),
-            "atom": url_for("feeds.incident_atom", slug=incident.slug, _external=True),
+            "rss": external_url("feeds.incident_rss", slug=incident.slug),
+            "atom": external_url("feeds.incident_atom", slug=incident.slug),
         },
     })
 
@@ -97,7 +98,7 @@ def incident(slug: str):
     data = _incident(found)
     data["updates"] = [
         bulletin_read.update_json(
-            u, url_for("incidents.detail", slug=found.slug, _external=True, _anchor=u.anchor)
+            u, external_url("incidents.detail", slug=found.slug, _anchor=u.anchor)
         )
         for u in found.visible_updates(utcnow())
     ]
@@ -133,7 +134,7 @@ def questions():
                 "department": reply.answered_under if reply and reply.department else office,
                 "body_html": reply.body_html if reply else "",
             },
-            "url": url_for("questions.detail", number=q.number, _external=True),
+            "url": external_url("questions.detail", number=q.number),
         })
     return _json({"page": page.page, "pages": page.pages, "per_page": per_page, "total": page.total,
                   "questions": items})
@@ -141,8 +142,8 @@ def questions():
 
 def _release_urls(release) -> dict:
     return {
-        "url": url_for("news.detail", slug=release.slug, _external=True),
-        "api_url": url_for("api.release", slug=release.slug, _external=True),
+        "url": external_url("news.detail", slug=release.slug),
+        "api_url": external_url("api.release", slug=release.slug),
     }
 
 
@@ -181,5 +182,5 @@ def release(slug: str):
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3.1 description of this API."""
-    return _json(spec.document(url_for("api.incidents", _external=True).rsplit("/incidents", 1)[0],
+    return _json(spec.document(external_url("api.incidents").rsplit("/incidents", 1)[0],
                                listing.department_slugs(db.session)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, abort, current_app, request, url_for
+from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.http import is_resource_modified
 
 from portal import feeds
@@ -13,6 +13,7 @@ from portal.services.board import listing
 from portal.services.bulletins import bulletin_read
 from portal.services.bulletins.bulletin_read import ContentVersion
 from portal.timeutil import utcnow
+from portal.urls import current_external_url, external_url
 
 bp = Blueprint("feeds", __name__)
 
@@ -33,7 +34,7 @@ def serve(version: ContentVersion, kind: str, body: Callable[[], bytes], content
                                          f"s-maxage={int(config['FEED_SHARED_MAX_AGE'])}")
     hub = current_app.config["WEBSUB_HUB"]
     if hub:
-        response.headers["Link"] = f'<{hub}>; rel="hub", <{request.url}>; rel="self"'
+        response.headers["Link"] = f'<{hub}>; rel="hub", <{current_external_url()}>; rel="self"'
     # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2); werkzeug applies that order.
     if not is_resource_modified(request.environ, etag=version.etag, last_modified=version.last_modified):
         response.status_code = 304
@@ -46,13 +47,13 @@ def _meta(feed_id: str, title: str, subtitle: str, alternate: str, version: Cont
     config = current_app.config
     return feeds.FeedMeta(
         id=feeds.tag_uri(config["FEED_TAG_AUTHORITY"], feed_id), title=title, subtitle=subtitle,
-        self_url=request.url, alternate_url=alternate, updated=version.last_modified,
+        self_url=current_external_url(), alternate_url=alternate, updated=version.last_modified,
         author=config["OFFICE_NAME"], hub=config["WEBSUB_HUB"],
     )
 
 
 def _update_link(update) -> str:
-    return url_for("incidents.detail", slug=update.incident.slug, _external=True, _anchor=update.anchor)
+    return external_url("incidents.detail", slug=update.incident.slug, _anchor=update.anchor)
 
 
 def _all_bulletins(kind: str) -> Response:
@@ -63,7 +64,7 @@ def _all_bulletins(kind: str) -> Response:
     def body() -> bytes:
         updates = bulletin_read.feed_updates(db.session, int(config["FEED_ITEMS"]), now=now)
         meta = _meta("bulletins", f"{config['SITE_NAME']} · 突发事件通报", "全部突发事件通报和新闻发布会预告",
-                     url_for("incidents.index", _external=True), version)
+                     external_url("incidents.index"), version)
         return feeds.build(meta, feeds.update_items(updates, config["FEED_TAG_AUTHORITY"], _update_link), kind)
 
     return serve(version, kind, body)
@@ -80,7 +81,7 @@ def _one_incident(slug: str, kind: str) -> Response:
     def body() -> bytes:
         updates = bulletin_read.feed_updates(db.session, int(config["FEED_ITEMS"]), incident.id, now=now)
         meta = _meta(f"incident/{incident.id}", f"{incident.title} · 通报", f"{incident.title}的全部通报",
-                     url_for("incidents.detail", slug=incident.slug, _external=True), version)
+                     external_url("incidents.detail", slug=incident.slug), version)
         items = feeds.update_items(updates, config["FEED_TAG_AUTHORITY"], _update_link, with_incident=False)
         return feeds.build(meta, items, kind)
 
@@ -126,14 +127,13 @@ def answers_atom():
     def body() -> bytes:
         rows = bulletin_read.published_answers(db.session, int(config["FEED_ITEMS"]), department)
         name = department.name if department else "全部部门"
-        alternate = url_for("questions.board_page", department=department.slug if department else None,
-                            _external=True)
+        alternate = external_url("questions.board_page", department=department.slug if department else None)
         feed_id = f"answers/{department.slug if department else 'all'}"
         meta = _meta(feed_id, f"{config['SITE_NAME']} · 留言答复（{name}）", f"{name}公开答复的网友留言", alternate,
                      version)
         items = feeds.answer_items(
             rows, config["FEED_TAG_AUTHORITY"],
-            lambda q: url_for("questions.detail", number=q.number, _external=True), config["OFFICE_NAME"],
+            lambda q: external_url("questions.detail", number=q.number), config["OFFICE_NAME"],
         )
         return feeds.build(meta, items, "atom")
 

@@ -12,6 +12,7 @@ from portal.models.press import RELEASE_TYPES
 from portal.numbers import page_count
 from portal.services.press import ics, press_read, uploads
 from portal.timeutil import utcnow
+from portal.urls import current_external_url, external_url
 from portal.views.errors import error_page
 from portal.views.feeds import serve
 from portal.views.subscribe import RELEASES_CHOICE
@@ -29,7 +30,9 @@ ATTACHMENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline';
 def attachment_url(attachment, small: bool = False, external: bool = False) -> str:
     """The public URL of an attachment (or of its phone rendition)."""
     endpoint = "news.attachment_small" if small and attachment.rendition_name else "news.attachment"
-    return url_for(endpoint, attachment_id=attachment.id, name=attachment.filename, _external=external)
+    if external:
+        return external_url(endpoint, attachment_id=attachment.id, name=attachment.filename)
+    return url_for(endpoint, attachment_id=attachment.id, name=attachment.filename)
 
 
 @bp.app_context_processor
@@ -73,11 +76,11 @@ def _release_feed(kind: str, type_: str = "") -> Response:
         meta = feeds.FeedMeta(
             id=feeds.tag_uri(config["FEED_TAG_AUTHORITY"], f"press/{type_ or 'all'}"),
             title=f"{config['SITE_NAME']} · {label}", subtitle=f"{config['OFFICE_NAME']}发布的{label}",
-            self_url=request.url, alternate_url=url_for("news.index", type=type_ or None, _external=True),
+            self_url=current_external_url(), alternate_url=external_url("news.index", type=type_ or None),
             updated=version.last_modified, author=config["OFFICE_NAME"], hub=config["WEBSUB_HUB"],
         )
         items = press_feeds.release_items(
-            rows, config["FEED_TAG_AUTHORITY"], lambda r: url_for("news.detail", slug=r.slug, _external=True),
+            rows, config["FEED_TAG_AUTHORITY"], lambda r: external_url("news.detail", slug=r.slug),
             lambda a: attachment_url(a, external=True),
         )
         return feeds.build(meta, items, kind)
@@ -179,7 +182,7 @@ def conferences_ics():
         return ics.build_calendar(
             press_read.calendar_conferences(db.session), f"{config['SITE_NAME']} · 新闻发布会",
             config["FEED_TAG_AUTHORITY"],
-            lambda c: url_for("news.conferences", _external=True, _anchor=c.anchor),
+            lambda c: external_url("news.conferences", _anchor=c.anchor),
         )
 
     response = serve(version, "ics", body, content_type=ICS_TYPE)

@@ -12,9 +12,9 @@ from portal.errors import NotFound, ValidationFailed
 from portal.extensions import csrf, db, limiter
 from portal.models.subscription import KIND_BULLETINS, KIND_RELEASES
 from portal.services.bulletins import bulletin_read, subscriptions
-from portal.services.ops.mailer import MailError, SmtpSettings, send_all
+from portal.services.ops.mailer import mail_configured
 from portal.views.common import apply_reasons
-from portal.views.forms import SubscribeForm, options
+from portal.views.forms import CsrfForm, SubscribeForm, options
 
 bp = Blueprint("subscribe", __name__)
 RELEASES_CHOICE = "@news"  # not a possible incident slug (SLUG_RE)
@@ -39,6 +39,8 @@ def subscribe():
         return render_template("subscribe/form.html", form=form, errors=[])
     if not form.validate():
         return render_template("subscribe/form.html", form=form, errors=[]), 400
+    if not mail_configured(current_app.config):
+        return render_template("subscribe/form.html", form=form, errors=["本站暂未开通邮件发送，暂时无法订阅。"]), 503
     slug = form.incident.data or ""
     kind = KIND_RELEASES if slug == RELEASES_CHOICE else KIND_BULLETINS
     incident = bulletin_read.get_incident(db.session, slug) if slug and kind == KIND_BULLETINS else None
@@ -46,21 +48,12 @@ def subscribe():
         form.incident.errors = ["没有这个事件，请重新选择。"]
         return render_template("subscribe/form.html", form=form, errors=[]), 400
     try:
-        sub = subscriptions.subscribe(db.session, form.email.data or "", incident, kind)
+        # The confirmation mail is queued with the subscription; the worker sends it (its link from BASE_URL).
+        subscriptions.subscribe(db.session, form.email.data or "", incident, kind,
+                                smtputf8=bool(current_app.config["SMTP_UTF8"]))
     except ValidationFailed as exc:
         db.session.rollback()
         return render_template("subscribe/form.html", form=form, errors=apply_reasons(form, exc.reasons)), 400
-    if sub.confirmed_at is None:
-        mail = subscriptions.confirmation_mail(
-            sub, url_for("subscribe.confirm", token=sub.token, _external=True), current_app.config["SITE_NAME"]
-        )
-        try:
-            send_all(SmtpSettings.from_config(current_app.config), [mail])
-        except MailError as exc:
-            current_app.logger.error("confirmation mail for subscription %s not sent: %s", sub.id, exc)
-            return render_template(
-                "subscribe/form.html", form=form, errors=["确认邮件暂时无法发送，请稍后再试。"]
-            ), 503
     return redirect(url_for("subscribe.sent"), 303)
 
 
@@ -71,15 +64,23 @@ def sent():
                            message="我们已向您的邮箱发送了一封确认邮件，点击其中的链接后订阅才会生效。")
 
 
-@bp.get("/subscribe/confirm/<token>")
+@bp.route("/subscribe/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str):
-    """The link in the confirmation e-mail."""
+    """The link in the confirmation e-mail: GET (and HEAD, what link scanners send) shows a 确认订阅 button and
+    changes nothing; only the button's POST (with the CSRF token) confirms."""
+    form = CsrfForm()
     try:
-        sub = subscriptions.confirm(db.session, token[:80])
+        if request.method == "POST":
+            if not form.validate():
+                sub = subscriptions.peek(db.session, token[:80])
+                return render_template("subscribe/confirm.html", sub=sub, form=form), 400
+            sub = subscriptions.confirm(db.session, token[:80])
+            message = f"您已订阅{sub.what}。每封邮件都附有退订链接。"
+            return render_template("subscribe/message.html", title="订阅成功", message=message)
+        sub = subscriptions.peek(db.session, token[:80])
     except NotFound as exc:
         return render_template("subscribe/message.html", title="链接无效", message=exc.message), 404
-    message = f"您已订阅{sub.what}。每封邮件都附有退订链接。"
-    return render_template("subscribe/message.html", title="订阅成功", message=message)
+    return render_template("subscribe/confirm.html", sub=sub, form=form)
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])

@@ -1,9 +1,10 @@
-"""A citizen who left an e-mail address is told once when the answer is published (real SMTP: aiosmtpd)."""
+"""A citizen who left an e-mail address is told once when the answer is published (real SMTP: aiosmtpd), by the
+background worker (`work(app)` = `flask worker --burst`)."""
 
 from __future__ import annotations
 
 import pytest
-from conftest import AuthActions, ask_and_get_code, csrf_token
+from conftest import AuthActions, ask_and_get_code, csrf_token, work
 from sqlalchemy import select
 from test_subscriptions import Inbox, _free_port, smtp  # noqa: F401  (the smtp fixture)
 
@@ -45,6 +46,8 @@ def test_citizen_with_an_email_is_told_once_with_the_link_and_never_the_code(mak
     inbox, port = smtp
     app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=port, REPLY_REVIEW=False)  # responders publish: mail is the subject
     number, code = answer(app, staff, "邮箱 citizen@mail.example", publish_separately=separately)
+    assert inbox.messages == []  # the publishing request sends nothing itself
+    work(app)
     assert len(inbox.messages) == 1
     message = inbox.messages[0]
     assert message["To"] == "citizen@mail.example"
@@ -53,6 +56,8 @@ def test_citizen_with_an_email_is_told_once_with_the_link_and_never_the_code(mak
     assert f"http://localhost/questions/{number}" in text and number in text
     assert code not in text and code.replace("-", "") not in text.replace("-", "")
     assert "查询码" in text  # it says why the code is not there
+    work(app)
+    assert len(inbox.messages) == 1  # told once
 
 
 def test_no_mail_for_a_phone_number_or_no_contact(make_app, smtp, staff):  # noqa: F811
@@ -60,12 +65,14 @@ def test_no_mail_for_a_phone_number_or_no_contact(make_app, smtp, staff):  # noq
     app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=port, REPLY_REVIEW=False)  # responders publish: mail is the subject
     answer(app, staff, "13800001111")
     answer(app, staff, "")
+    work(app)
     assert inbox.messages == []
 
 
 def test_a_mail_failure_never_undoes_the_publication(make_app, staff):
     app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=_free_port(), REPLY_REVIEW=False)  # nothing listens there
     number, _code = answer(app, staff, "citizen@mail.example")
+    work(app)
     page = app.test_client().get(f"/questions/{number}")
     assert page.status_code == 200 and "解放路路灯已于今日修复" in page.get_data(as_text=True)
 

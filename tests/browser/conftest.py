@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from server_helpers import ROOT, copy_sqlite_template, gunicorn, server_env
+from server_helpers import ROOT, copy_sqlite_template, gunicorn, server_env, worker
 
 CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
 # Playwright's launch() already gives each browser a fresh temporary --user-data-dir (and refuses the flag).
@@ -120,7 +120,7 @@ def site(database_template, tmp_path_factory):
     _add_history(env, HISTORY_ROWS)
     _flask(env, "index-worker", "--once")
     log_path = workdir / "gunicorn.log"
-    with gunicorn(env, log_path) as base:
+    with gunicorn(env, log_path) as base, worker(env, workdir / "worker.log"):
         yield Site(base=base, passwords=passwords, log=log_path)
 
 

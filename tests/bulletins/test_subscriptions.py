@@ -1,4 +1,6 @@
-"""E-mail subscriptions against a real local SMTP server (aiosmtpd): double opt-in, notifications, unsubscribe."""
+"""E-mail subscriptions against a real local SMTP server (aiosmtpd): double opt-in, notifications, unsubscribe.
+
+Mail goes out through the background worker: `work(app)` runs it as `flask worker --burst` does."""
 
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ from datetime import timedelta
 import pytest
 from aiosmtpd.controller import Controller
 from bulletin_helpers import open_incident, post_update, spokesperson
-from conftest import csrf_token
+from conftest import CSRF_RE, csrf_token, work
 from sqlalchemy import select
+from sqlalchemy import update as sa_update
 
 from portal.extensions import db
-from portal.models import AuditEntry, Subscription, Update
+from portal.models import AuditEntry, Delivery, Subscription, Update
 from portal.timeutil import utcnow
 
 
@@ -65,19 +68,31 @@ def confirm_link(inbox: Inbox) -> str:
     return re.search(r"http://localhost(/subscribe/confirm/\S+)", inbox.text()).group(1)
 
 
+def confirm(reader, inbox: Inbox):
+    """Open the link in the confirmation mail (a page with a button), then press 确认订阅 (a POST)."""
+    link = confirm_link(inbox)
+    page = reader.get(link)
+    assert page.status_code == 200 and "确认订阅" in page.get_data(as_text=True)
+    token = CSRF_RE.search(page.get_data(as_text=True)).group(1)
+    return reader.post(link, data={"csrf_token": token})
+
+
 def test_double_opt_in_then_updates_arrive_with_one_click_unsubscribe(mail_app, staff):
     app, inbox = mail_app
     client = spokesperson(app)
     incident = open_incident(app, client)
     subscribe(app.test_client(), "reporter@news.example")
+    work(app)
     assert len(inbox.messages) == 1 and "请确认订阅" in inbox.messages[0]["Subject"]
     # Not confirmed yet: a publication sends nothing.
     post_update(app, client, incident.id, "第一次通报：尚未确认的订阅者收不到。")
+    work(app)
     assert len(inbox.messages) == 1
     reader = app.test_client()
-    page = reader.get(confirm_link(inbox))
+    page = confirm(reader, inbox)
     assert page.status_code == 200 and "订阅成功" in page.get_data(as_text=True)
     post_update(app, client, incident.id, "第二次通报：青石镇累计转移群众1260人。", title="第二次通报")
+    work(app)
     assert len(inbox.messages) == 2
     message = inbox.messages[-1]
     assert message["Subject"] == "第二次通报" and "1260人" in inbox.text()
@@ -88,6 +103,7 @@ def test_double_opt_in_then_updates_arrive_with_one_click_unsubscribe(mail_app, 
     response = reader.post(unsubscribe_url, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200 and "已退订" in response.get_data(as_text=True)
     post_update(app, client, incident.id, "第三次通报。")
+    work(app)
     assert len(inbox.messages) == 2
     with app.app_context():
         actions = set(db.session.scalars(select(AuditEntry.action)))
@@ -101,9 +117,11 @@ def test_one_incident_subscription_gets_only_that_incident(mail_app, staff):
     outage = open_incident(app, client, title="城区停水", slug="water")
     reader = app.test_client()
     subscribe(reader, "citizen@example.cn", "water")
-    reader.get(confirm_link(inbox))
+    work(app)
+    confirm(reader, inbox)
     post_update(app, client, flood.id, "山洪通报。")
     post_update(app, client, outage.id, "停水通报：预计18时恢复供水。")
+    work(app)
     assert len(inbox.messages) == 2 and "停水通报" in inbox.text()
 
 
@@ -113,13 +131,16 @@ def test_correction_is_mailed_again_marked_as_correction(mail_app, staff):
     incident = open_incident(app, client)
     reader = app.test_client()
     subscribe(reader, "desk@news.example")
-    reader.get(confirm_link(inbox))
+    work(app)
+    confirm(reader, inbox)
     post_update(app, client, incident.id, "转移群众1260人。", title="通报一")
+    work(app)
     with app.app_context():
         update_id = db.session.scalar(select(Update.id))
     token = csrf_token(client, f"/staff/bulletins/updates/{update_id}/correct")
     client.post(f"/staff/bulletins/updates/{update_id}/correct", data={
         "title": "通报一", "body": "转移群众1620人。", "change_note": "人数更正。", "submit": "发布更正", "csrf_token": token})
+    work(app)
     assert inbox.messages[-1]["Subject"] == "【更正】通报一" and "人数更正" in inbox.text()
 
 
@@ -130,6 +151,7 @@ def test_bad_address_is_refused_with_a_message(mail_app, staff, address):
     token = csrf_token(client, "/subscribe")
     response = client.post("/subscribe", data={"email": address, "incident": "", "csrf_token": token})
     assert response.status_code == 400 and "电子邮箱" in response.get_data(as_text=True)
+    work(app)
     assert inbox.messages == []
 
 
@@ -146,36 +168,42 @@ def test_mail_outage_never_loses_a_bulletin_and_sends_later(make_app, smtp, staf
     incident = open_incident(app, client)
     reader = app.test_client()
     subscribe(reader, "desk@news.example")
-    reader.get(confirm_link(inbox))
+    work(app)
+    confirm(reader, inbox)
     # The mail server goes away (a closed port); the bulletin is still published.
     app.config["SMTP_PORT"] = _free_port()
     post_update(app, client, incident.id, "邮件服务器故障时发布的通报。")
     assert "邮件服务器故障时发布的通报" in app.test_client().get(f"/incidents/{incident.slug}").get_data(as_text=True)
+    work(app)
     with app.app_context():
-        assert db.session.scalar(select(Update.notified_at)) is None  # kept pending
+        assert db.session.scalar(select(Delivery.state).where(Delivery.subject_type == "update")) == "queued"  # kept
+        db.session.execute(sa_update(Delivery).values(next_attempt_at=utcnow()))  # as if the backoff had passed
+        db.session.commit()
     app.config["SMTP_PORT"] = port
-    result = app.test_cli_runner().invoke(args=["send-due-notifications"])
-    assert "发出邮件 1 封" in result.output, result.output
+    result = app.test_cli_runner().invoke(args=["worker", "--burst"])
+    assert "mails_sent=1" in result.output, result.output
     assert "邮件服务器故障时发布的通报" in inbox.text()
 
 
-def test_scheduled_update_is_mailed_by_send_due_notifications(mail_app, staff):
+def test_scheduled_update_is_mailed_by_the_worker(mail_app, staff):
     app, inbox = mail_app
     client = spokesperson(app)
     incident = open_incident(app, client)
     reader = app.test_client()
     subscribe(reader, "desk@news.example")
-    reader.get(confirm_link(inbox))
+    work(app)
+    confirm(reader, inbox)
     post_update(app, client, incident.id, "定时通报。", when="later",
                 publish_at=f"{(utcnow() + timedelta(hours=9)):%Y-%m-%d %H:%M}")
     assert len(inbox.messages) == 1
     runner = app.test_cli_runner()
-    assert "通报 0 条" in runner.invoke(args=["send-due-notifications"]).output
+    assert "mails_sent=0" in runner.invoke(args=["worker", "--burst"]).output
+    assert len(inbox.messages) == 1
     with app.app_context():
         update = db.session.scalar(select(Update))
         update.publish_at = update.updated_at = utcnow() - timedelta(seconds=1)
         db.session.commit()
-    assert "发出邮件 1 封" in runner.invoke(args=["send-due-notifications"]).output
+    assert "mails_sent=1" in runner.invoke(args=["worker", "--burst"]).output
     assert "定时通报" in inbox.text()
     with app.app_context():
         assert db.session.scalar(select(Subscription.confirmed_at)) is not None

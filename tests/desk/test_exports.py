@@ -1,4 +1,5 @@
-"""Large ledger exports in the background: the job runs in a thread, reports its progress as JSON and on its page,
+"""Large ledger exports in the background: the worker runs the job (`work(app)` = `flask worker --burst`), which
+reports its progress as JSON and on its page,
 and the finished file (the right rows) downloads for the member of staff who asked for it, and no one else."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, AuthActions, csrf_token
+from conftest import PASSWORD, AuthActions, csrf_token, work
 from desk_helpers import bj
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -52,7 +53,9 @@ def start_export(client, fmt: str = "csv", **filters: str):
 
 
 def wait_until_finished(client, job_url: str, timeout: float = 60) -> tuple[dict, list[int]]:
-    """Poll the JSON status as the page's script does; returns the last status and every rows_done seen."""
+    """Let the worker run, then poll the JSON status as the page's script does; returns the last status and every
+    rows_done seen."""
+    work(client.application)
     deadline = time.monotonic() + timeout
     seen: list[int] = []
     while True:
@@ -165,8 +168,8 @@ def test_a_running_job_shows_progress_and_reloads_without_javascript(app, client
     assert again.status_code == 303 and again.headers["Location"] == f"/staff/ledger/exports/{job_id}"
     assert "已有一个导出任务正在进行" in client.get(again.headers["Location"]).get_data(as_text=True)
 
-    # Run it (as the view does after its commit); then the page has the download and stops reloading.
-    exports.start_thread(app, job_id).join(30)
+    # The worker runs it; then the page has the download and stops reloading.
+    work(app)
     status, _seen = wait_until_finished(client, f"/staff/ledger/exports/{job_id}")
     assert status["status"] == "done" and status["rows_done"] == ROWS
     page = client.get(f"/staff/ledger/exports/{job_id}").get_data(as_text=True)

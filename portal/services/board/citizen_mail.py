@@ -1,18 +1,24 @@
 """Telling a citizen that the answer to their question is published: the only use of an e-mail they left.
 
-One short message after the publication is committed; it carries the question number and the public link,
-never the tracking code (a mailbox is not a safe place for a secret). A failure is logged and never touches
-the publication.
+Publishing the answer queues one delivery in the same transaction (no address copied: the worker reads it from the
+question when it sends, so a contact purged meanwhile also cancels the mail). The message carries the question
+number and the public link, never the tracking code (a mailbox is not a safe place for a secret).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable
 
-from portal.models import Question
-from portal.services.ops.mailer import MailError, mail_configured, send_mail
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import Delivery, Question
+from portal.models.delivery import CHANNEL_MAIL, QUEUED, SUBJECT_ANSWER
+from portal.services.ops.delivery import Skip
+from portal.services.ops.mailer import Mail
+from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})+")
@@ -35,18 +41,36 @@ def answer_published_mail(question: Question, link: str, site_name: str) -> tupl
     return subject, text
 
 
-def notify_answer_published(config: Mapping, question: Question, link: str) -> bool:
-    """Send the notice if the question's contact is an e-mail address; True when a message went out."""
-    address = email_in(question.contact)
-    if address is None:
+def queue_answer_mail(session: Session, question: Question) -> bool:
+    """Queue the one answer mail when the question's contact is an e-mail address (the caller commits)."""
+    if email_in(question.contact) is None:
         return False
-    if not mail_configured(config):
-        log.info("question %s: answer published; mail is off, the citizen is not notified", question.number)
-        return False
-    subject, text = answer_published_mail(question, link, str(config.get("SITE_NAME", "")))
-    try:
-        send_mail(config, [address], subject, text)
-    except MailError:
-        log.exception("question %s: the answer-published mail failed (the publication stands)", question.number)
-        return False
+    topic = f"answer:{question.id}"
+    if session.scalar(select(Delivery.id).where(Delivery.topic == topic)) is not None:
+        return False  # "we will not write again": one mail per question, even if it is published twice
+    now = utcnow()
+    session.add(Delivery(channel=CHANNEL_MAIL, topic=topic, subject_type=SUBJECT_ANSWER, subject_id=question.id,
+                         edition=1, recipient="", state=QUEUED, attempts=0, next_attempt_at=now, created_at=now))
     return True
+
+
+def answer_renderer(question_page: Callable[[str], str], site_name: str):
+    """Build each answer mail at send time, from the question's contact as it is then."""
+
+    def render(session: Session, rows: list[Delivery]) -> dict[int, Mail | Skip]:
+        found = {q.id: q for q in session.scalars(
+            select(Question).where(Question.id.in_({d.subject_id for d in rows})))}
+        out: dict[int, Mail | Skip] = {}
+        for d in rows:
+            question = found.get(d.subject_id)
+            address = email_in(question.contact) if question is not None else None
+            if question is None or address is None:
+                out[d.id] = Skip("联系方式已清除")
+            elif not question.is_public:
+                out[d.id] = Skip("留言未公开")
+            else:
+                subject, text = answer_published_mail(question, question_page(question.number), site_name)
+                out[d.id] = Mail(to=address, subject=subject, text=text)
+        return out
+
+    return render

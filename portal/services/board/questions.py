@@ -29,6 +29,7 @@ from portal.models.question import (
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
 from portal.search.indexer import enqueue as enqueue_for_search
 from portal.services import audit
+from portal.services.board import citizen_mail
 from portal.services.clock import DueRule
 from portal.timeutil import to_beijing, utcnow
 
@@ -344,6 +345,7 @@ def publish_reply(session: Session, actor: StaffUser, question: Question, review
     audit.record(session, actor, "reply.published", "question", question.id, number=question.number,
                  reviewed=question.reply.submitted_at is not None)
     enqueue_for_search(session, question.id)
+    citizen_mail.queue_answer_mail(session, question)
     session.commit()
     return question
 

@@ -1,37 +1,42 @@
-"""After-commit side effects of a publication: WebSub pings and subscriber e-mails, with pending sends kept.
+"""Announcing a publication: fan it out into one delivery per subscriber (and per WebSub topic), then render them.
 
-A bulletin update or a press release is committed before anything here runs, so a failing mail server or hub can
-never lose it. One whose e-mails did not go out keeps `notified_at` NULL; `flask send-due-notifications` retries
-those and sends the ones whose scheduled time has come.
+Publishing never mails or pings. An update or a release whose current edition is not announced yet keeps
+`notified_at` NULL (a correction clears it again; a withdrawal of a release too, for its pings). The worker's
+`fan_out_due` turns each such item that is visible now into delivery rows, in one transaction with marking it
+announced, so a lost worker loses nothing and a second run adds nothing. The messages themselves are built at
+send time by the renderers below, from the item as it is then (a delivery for an edition that was corrected or
+withdrawn meanwhile is dropped, never sent stale).
 """
 
 from __future__ import annotations
 
 import logging
-import urllib.parse
-import urllib.request
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.models import Release, Subscription, Update
+from portal.models import Delivery, Release, Subscription, Update
+from portal.models.delivery import CHANNEL_MAIL, CHANNEL_PING, QUEUED, SUBJECT_RELEASE, SUBJECT_UPDATE
+from portal.services import audit
 from portal.services.bulletins import subscriptions
-from portal.services.ops.mailer import MailError, SmtpSettings, send_all
+from portal.services.ops.delivery import Skip
+from portal.services.ops.mailer import Mail
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 
 class Links(Protocol):
-    """Absolute URLs, built by the web layer (services know no routes)."""
+    """Absolute URLs from the configured base URL (services know no routes)."""
 
     def update_page(self, update: Update) -> str: ...
 
     def unsubscribe(self, sub: Subscription) -> str: ...
+
+    def confirm(self, sub: Subscription) -> str: ...
 
     def feeds_for(self, update: Update) -> list[str]: ...
 
@@ -39,38 +44,17 @@ class Links(Protocol):
 
     def release_feeds(self, release: Release) -> list[str]: ...
 
+    def question_page(self, number: str) -> str: ...
+
 
 @dataclass
 class Outcome:
-    """What one notification run did."""
+    """What one fan-out run queued."""
 
     updates: int = 0
     releases: int = 0
     mails: int = 0
-    failed: int = 0
     pings: int = 0
-
-
-def ping_hub(hub: str, feed_urls: Iterable[str], timeout: float = 3.0) -> int:
-    """Tell a WebSub hub the feeds changed (hub.mode=publish); failures are logged, never raised."""
-    done = 0
-    if not hub:
-        return 0
-    if urllib.parse.urlsplit(hub).scheme not in ("http", "https"):
-        log.warning("PORTAL_WEBSUB_HUB must be an http(s) URL, not %r: no ping sent", hub)
-        return 0
-    for url in feed_urls:
-        data = urllib.parse.urlencode({"hub.mode": "publish", "hub.url": url}).encode()
-        request = urllib.request.Request(hub, data=data, method="POST")
-        request.add_header("Content-Type", "application/x-www-form-urlencoded")
-        try:
-            # The hub is an http(s) URL from the configuration (checked above), never user input.
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310
-                response.read(1024)
-            done += 1
-        except Exception as exc:  # noqa: BLE001 - a hub outage must never fail a publication
-            log.warning("WebSub ping to %s for %s failed: %s", hub, url, exc)
-    return done
 
 
 def pending(session: Session, now: datetime | None = None) -> list[Update]:
@@ -85,69 +69,173 @@ def pending(session: Session, now: datetime | None = None) -> list[Update]:
     return list(session.scalars(stmt))
 
 
-def notify(
-    session: Session, update: Update, links: Links, smtp: SmtpSettings, hub: str, site_name: str
-) -> Outcome:
-    """Ping the hub and mail the subscribers for one update; marks it notified only when the mail went out."""
-    out = Outcome(updates=1)
-    out.pings = ping_hub(hub, links.feeds_for(update))
-    subs = subscriptions.recipients(session, update)
-    mails = [
-        subscriptions.update_mail(sub, update, links.update_page(update), links.unsubscribe(sub), site_name)
-        for sub in subs
-    ]
-    return _mail_then_mark(session, update, f"update {update.id}", mails, smtp, out)
-
-
-def _mail_then_mark(session: Session, item: Update | Release, label: str, mails: list, smtp: SmtpSettings,
-                    out: Outcome) -> Outcome:
-    """Send the mails; mark the item notified only when they went out, else keep it pending for the next run."""
-    try:
-        out.mails = send_all(smtp, mails) if mails else 0
-    except MailError as exc:
-        log.error("%s: %d e-mails not sent, kept pending: %s", label, len(mails), exc)
-        out.failed = len(mails)
-        session.rollback()
-        return out
-    item.notified_at = utcnow()
-    session.commit()
-    return out
-
-
 def pending_releases(session: Session, now: datetime | None = None) -> list[Release]:
-    """Visible, not withdrawn releases whose current edition has not been announced yet, oldest first."""
+    """Visible releases whose current edition (or withdrawal) has not been announced yet, oldest first."""
     now = now or utcnow()
-    stmt = (
-        select(Release)
-        .where(Release.publish_at <= now, Release.notified_at.is_(None), Release.withdrawn_at.is_(None))
-        .order_by(Release.publish_at, Release.id)
-    )
+    stmt = (select(Release).where(Release.publish_at <= now, Release.notified_at.is_(None))
+            .order_by(Release.publish_at, Release.id))
     return list(session.scalars(stmt))
 
 
-def notify_release(
-    session: Session, release: Release, links: Links, smtp: SmtpSettings, hub: str, site_name: str
-) -> Outcome:
-    """Ping the hub for the release feeds and mail release subscribers; marked notified only when the mail went out."""
-    out = Outcome(releases=1)
-    out.pings = ping_hub(hub, links.release_feeds(release))
-    page = links.release_page(release)
-    mails = [
-        subscriptions.release_mail(sub, release, page, links.unsubscribe(sub), site_name)
-        for sub in subscriptions.release_recipients(session)
-    ]
-    return _mail_then_mark(session, release, f"release {release.id}", mails, smtp, out)
+def _rows(topic: str, subject_type: str, subject_id: int, edition: int, subs, feeds: list[str],
+          now: datetime) -> tuple[list[dict], int, int]:
+    common = dict(topic=topic, subject_type=subject_type, subject_id=subject_id, edition=edition, state=QUEUED,
+                  attempts=0, next_attempt_at=now, created_at=now)
+    rows, seen = [], set()
+    for sub_id, email in subs:
+        key = email.casefold()
+        if key in seen:  # one address subscribed twice (all bulletins and this incident): one copy
+            continue
+        seen.add(key)
+        rows.append({**common, "channel": CHANNEL_MAIL, "subscription_id": sub_id, "recipient": email})
+    mails = len(rows)
+    rows += [{**common, "channel": CHANNEL_PING, "subscription_id": None, "recipient": url} for url in feeds]
+    return rows, mails, len(rows) - mails
 
 
-def send_due(session: Session, links: Links, smtp: SmtpSettings, hub: str, site_name: str) -> Outcome:
-    """Announce every pending visible update and release (scheduled ones that came due, and earlier failures)."""
+def _store(session: Session, rows: list[dict]) -> None:
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(Delivery), rows[start:start + 5000])
+
+
+def fan_out_update(session: Session, update: Update, links: Links, hub: str, now: datetime) -> Outcome:
+    """Queue one mail per active subscriber and one ping per feed for the update; mark it announced. Commits."""
+    subs = session.execute(subscriptions.recipients_stmt(update.incident_id).with_only_columns(
+        Subscription.id, Subscription.email)).all()
+    feeds = links.feeds_for(update) if hub else []
+    rows, mails, pings = _rows(f"update:{update.id}:{update.edition}", SUBJECT_UPDATE, update.id, update.edition,
+                               subs, feeds, now)
+    _store(session, rows)
+    update.notified_at = now
+    audit.record(session, None, "update.announced", "update", update.id, edition=update.edition, mails=mails,
+                 pings=pings)
+    session.commit()
+    return Outcome(updates=1, mails=mails, pings=pings)
+
+
+def fan_out_release(session: Session, release: Release, links: Links, hub: str, now: datetime) -> Outcome:
+    """Queue mails and pings for a release (or its correction); a withdrawal is pinged only. Commits."""
+    feeds = links.release_feeds(release) if hub else []
+    if release.withdrawn_at is not None:
+        topic, subs = f"release:{release.id}:withdrawn", []
+    else:
+        topic = f"release:{release.id}:{release.edition}"
+        subs = session.execute(subscriptions.release_recipients_stmt().with_only_columns(
+            Subscription.id, Subscription.email)).all()
+    rows, mails, pings = _rows(topic, SUBJECT_RELEASE, release.id, release.edition, subs, feeds, now)
+    _store(session, rows)
+    release.notified_at = now
+    audit.record(session, None, "release.announced", "release", release.id, edition=release.edition, mails=mails,
+                 pings=pings, withdrawn=release.withdrawn_at is not None)
+    session.commit()
+    return Outcome(releases=1, mails=mails, pings=pings)
+
+
+def fan_out_due(session: Session, links: Links, hub: str, now: datetime | None = None) -> Outcome:
+    """Fan out every visible update and release not announced yet (just published, came due, corrected)."""
+    now = now or utcnow()
     total = Outcome()
-    runs = [notify(session, u, links, smtp, hub, site_name) for u in pending(session)]
-    runs += [notify_release(session, r, links, smtp, hub, site_name) for r in pending_releases(session)]
-    for one in runs:
+    items: list[Update | Release] = [*pending(session, now), *pending_releases(session, now)]
+    for item in items:
+        if isinstance(item, Update):
+            one = fan_out_update(session, item, links, hub, now)
+        else:
+            one = fan_out_release(session, item, links, hub, now)
         total.updates += one.updates
         total.releases += one.releases
         total.mails += one.mails
-        total.failed += one.failed
         total.pings += one.pings
     return total
+
+
+# ---- rendering at send time -------------------------------------------------------------------------------
+
+
+def _subscriptions(session: Session, rows: list[Delivery]) -> dict[int, Subscription]:
+    ids = {d.subscription_id for d in rows if d.subscription_id is not None}
+    if not ids:
+        return {}
+    return {s.id: s for s in session.scalars(select(Subscription).where(Subscription.id.in_(ids)))}
+
+
+def _for_subscriber(sub: Subscription | None) -> Skip | None:
+    """Why a subscriber must not get the message any more, or None."""
+    if sub is None:
+        return Skip("订阅已删除")
+    if sub.unsubscribed_at is not None:
+        return Skip("已退订")
+    if sub.suspended_at is not None:
+        return Skip("订阅因多次退信已暂停")
+    return None
+
+
+def update_renderer(links: Links, site_name: str):
+    """Build the mail for each update delivery from the update as it is now."""
+
+    def render(session: Session, rows: list[Delivery]) -> dict[int, Mail | Skip]:
+        subs = _subscriptions(session, rows)
+        updates = {u.id: u for u in session.scalars(
+            select(Update).where(Update.id.in_({d.subject_id for d in rows}))
+            .options(selectinload(Update.incident), selectinload(Update.editions)))}
+        out: dict[int, Mail | Skip] = {}
+        for d in rows:
+            update = updates.get(d.subject_id)
+            if update is None or update.withdrawn_at is not None:
+                out[d.id] = Skip("通报已撤回，不再发送")
+            elif update.edition != d.edition:
+                out[d.id] = Skip("通报已有更正版本，改发更正")
+            else:
+                sub = subs.get(d.subscription_id or 0)
+                out[d.id] = _for_subscriber(sub) or subscriptions.update_mail(
+                    sub, update, links.update_page(update), links.unsubscribe(sub), site_name, to=d.recipient)
+        return out
+
+    return render
+
+
+def release_renderer(links: Links, site_name: str):
+    """Build the mail for each release delivery from the release as it is now."""
+
+    def render(session: Session, rows: list[Delivery]) -> dict[int, Mail | Skip]:
+        subs = _subscriptions(session, rows)
+        releases = {r.id: r for r in session.scalars(
+            select(Release).where(Release.id.in_({d.subject_id for d in rows})))}
+        out: dict[int, Mail | Skip] = {}
+        for d in rows:
+            release = releases.get(d.subject_id)
+            if release is None or release.withdrawn_at is not None:
+                out[d.id] = Skip("稿件已撤回，不再发送")
+            elif release.edition != d.edition:
+                out[d.id] = Skip("稿件已有更正版本，改发更正")
+            else:
+                sub = subs.get(d.subscription_id or 0)
+                out[d.id] = _for_subscriber(sub) or subscriptions.release_mail(
+                    sub, release, links.release_page(release), links.unsubscribe(sub), site_name, to=d.recipient)
+        return out
+
+    return render
+
+
+def confirmation_renderer(links: Links, site_name: str):
+    """The double opt-in message for each confirmation delivery."""
+
+    def render(session: Session, rows: list[Delivery]) -> dict[int, Mail | Skip]:
+        subs = {s.id: s for s in session.scalars(
+            select(Subscription).where(Subscription.id.in_({d.subject_id for d in rows})))}
+        out: dict[int, Mail | Skip] = {}
+        for d in rows:
+            sub = subs.get(d.subject_id)
+            if sub is None or sub.unsubscribed_at is not None:
+                out[d.id] = Skip("订阅已取消")
+            elif sub.confirmed_at is not None:
+                out[d.id] = Skip("订阅已确认")
+            else:
+                out[d.id] = subscriptions.confirmation_mail(sub, links.confirm(sub), site_name)
+        return out
+
+    return render
+
+
+def topic_renderer(session: Session, rows: list[Delivery]) -> dict[int, str]:  # noqa: ARG001
+    """A ping's content is its topic URL, fixed at fan-out from the configured base URL."""
+    return {d.id: d.recipient for d in rows}

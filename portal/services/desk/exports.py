@@ -1,6 +1,6 @@
 """Large ledger exports in the background: a job row holds the state and progress (so any web worker, or any
-server on the shared database, can answer for it), a thread writes the file into the export folder, and the
-finished file is downloaded by the member of staff who asked for it."""
+server on the shared database, can answer for it), the background worker (portal/jobs.py) writes the file into the
+export folder, and the finished file is downloaded by the member of staff who asked for it."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import json
 import logging
 import os
 import secrets
-import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from flask import Flask
 from sqlalchemy import select
+from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
 from portal.errors import NotFound, ValidationFailed
@@ -42,13 +41,10 @@ STALE_AFTER = timedelta(minutes=2)
 INTERRUPTED = "导出中断（处理该任务的服务进程已停止），请重新导出。"
 FAILED = "导出时出错，请重试；如果一再出错，请联系系统管理员。"
 
-_threads: dict[int, threading.Thread] = {}
-_threads_lock = threading.Lock()
-
 
 def start(session: Session, actor: StaffUser, filters: ledger.LedgerFilters, fmt: str, limit: int,
           now: datetime | None = None) -> tuple[ExportJob, bool]:
-    """Queue an export of the filtered ledger (audited); the caller commits, then runs it (`start_thread`).
+    """Queue an export of the filtered ledger (audited); the caller commits; the worker runs it.
 
     One export per person at a time: while one of theirs is still running, that job is returned instead
     (the second value is False)."""
@@ -172,16 +168,19 @@ def purge(session: Session, export_dir: Path, keep: timedelta, now: datetime | N
     return count
 
 
-def run(read: Session, write: Session, job_id: int, export_dir: Path, limit: int) -> None:
+def run(read: Session, write: Session, job_id: int, export_dir: Path, limit: int) -> bool:
     """Write the job's file, reading rows through `read` and committing progress through `write` (two sessions,
     so a progress commit never ends the read that streams the rows). The file appears under its final name only
-    when complete."""
-    job = write.get(ExportJob, job_id)
-    if job is None or job.status != EXPORT_QUEUED:
-        return
-    job.status = EXPORT_RUNNING
-    job.heartbeat_at = utcnow()
+    when complete. The job is claimed with one conditional UPDATE, so two worker threads never both run it;
+    returns whether this call ran it."""
+    claimed = write.execute(
+        sa_update(ExportJob).where(ExportJob.id == job_id, ExportJob.status == EXPORT_QUEUED)
+        .values(status=EXPORT_RUNNING, heartbeat_at=utcnow()).execution_options(synchronize_session=False)
+    ).rowcount
     write.commit()
+    job = write.get(ExportJob, job_id)
+    if not claimed or job is None:
+        return False
     export_dir = Path(export_dir)
     name = f"{job.id}-{secrets.token_hex(8)}.{job.format}"
     part = export_dir / (name + ".part")
@@ -216,7 +215,7 @@ def run(read: Session, write: Session, job_id: int, export_dir: Path, limit: int
         job.error = "；".join(exc.reasons.values()) if isinstance(exc, ValidationFailed) else FAILED
         job.finished_at = utcnow()
         write.commit()
-        return
+        return True
     finally:
         read.rollback()
     # The count at the start may have grown meanwhile: the job reports what the file holds (the cap note aside).
@@ -225,33 +224,4 @@ def run(read: Session, write: Session, job_id: int, export_dir: Path, limit: int
     job.file_name = name
     job.finished_at = job.heartbeat_at = utcnow()
     write.commit()
-
-
-def start_thread(app: Flask, job_id: int) -> threading.Thread:
-    """Run the job in a thread of this worker (daemon: a worker that stops leaves it failed, never half-written)."""
-    from portal.extensions import db
-
-    def target() -> None:
-        with app.app_context():
-            write = Session(db.engine, expire_on_commit=False)
-            try:
-                run(db.session, write, job_id, Path(app.config["EXPORT_DIR"]), int(app.config["EXPORT_MAX_ROWS"]))
-            finally:
-                write.close()
-                db.session.remove()
-                with _threads_lock:
-                    _threads.pop(job_id, None)
-
-    thread = threading.Thread(target=target, name=f"export-{job_id}", daemon=True)
-    with _threads_lock:
-        _threads[job_id] = thread
-    thread.start()
-    return thread
-
-
-def join_threads(timeout: float = 30.0) -> None:
-    """Wait for this process's export threads (tests, and a clean shutdown)."""
-    with _threads_lock:
-        threads = list(_threads.values())
-    for thread in threads:
-        thread.join(timeout)
+    return True

@@ -1,36 +1,50 @@
-"""Notices to departments: on screen (Notification rows) and by mail after the commit; overdue sweeps."""
+"""Notices to departments: on screen (Notification rows) and by mail through the worker; overdue sweeps.
+
+A notice and one mail delivery per recipient are written in the transaction of the change they announce; the
+worker sends the mails (portal/jobs.py), so routing 200 questions never waits on the mail relay.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, lazyload
 
-from portal.models import Department, Notification, Question, StaffUser
+from portal.models import Delivery, Department, Notification, Question, StaffUser
+from portal.models.delivery import BOUNCED, CHANNEL_MAIL, FAILED, QUEUED, SENT, SUBJECT_NOTICE
 from portal.models.desk import NOTICE_OVERDUE
 from portal.models.question import OPEN_STATES
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
 from portal.services import audit
-from portal.services.ops.mailer import MailError, mail_configured, send_mail
+from portal.services.ops.delivery import Skip
+from portal.services.ops.mailer import Mail, mail_configured
 from portal.timeutil import to_beijing, utcnow
 
 log = logging.getLogger(__name__)
 
 
-def add_notice(session: Session, department_id: int | None, question: Question | None, kind: str, message: str):
-    """Add an on-screen notice to the session (it commits with the change it announces)."""
+def add_notice(session: Session, department_id: int | None, question: Question | None, kind: str, message: str,
+               mail: bool = True):
+    """Add an on-screen notice and (with `mail`) one mail delivery per recipient; they commit with the change."""
+    now = utcnow()
     notice = Notification(
         department_id=department_id,
         question_id=question.id if question is not None else None,
         kind=kind,
         message=message,
-        created_at=utcnow(),
+        created_at=now,
     )
     session.add(notice)
+    if mail:
+        session.flush()
+        for address in recipients(session, department_id):
+            session.add(Delivery(channel=CHANNEL_MAIL, topic=f"notice:{notice.id}", subject_type=SUBJECT_NOTICE,
+                                 subject_id=notice.id, edition=1, recipient=address, state=QUEUED, attempts=0,
+                                 next_attempt_at=now, created_at=now))
     return notice
 
 
@@ -44,31 +58,39 @@ def recipients(session: Session, department_id: int | None) -> list[str]:
     return sorted({e for e in session.scalars(stmt) if e})
 
 
-def deliver(session: Session, config: Mapping[str, Any], notice_ids: Iterable[int]) -> int:
-    """Mail committed notices; a failure is logged and kept on the notice, never raised. Returns mails sent."""
-    if not mail_configured(config):
-        return 0
-    sent = 0
-    for notice_id in list(notice_ids):
-        notice = session.get(Notification, notice_id)
-        if notice is None or notice.mailed_at is not None:
+def notice_renderer(site_name: str):
+    """Build each notice mail at send time."""
+
+    def render(session: Session, rows: list[Delivery]) -> dict[int, Mail | Skip]:
+        found = {n.id: n for n in session.scalars(
+            select(Notification).where(Notification.id.in_({d.subject_id for d in rows})))}
+        out: dict[int, Mail | Skip] = {}
+        for d in rows:
+            notice = found.get(d.subject_id)
+            if notice is None:
+                out[d.id] = Skip("提醒已删除")
+                continue
+            subject = f"【{site_name or '留言平台'}】{notice.kind_label}：{notice.message[:40]}"
+            out[d.id] = Mail(to=d.recipient, subject=subject,
+                             text=notice.message + "\n\n请登录工作台办理。此邮件由系统自动发送。")
+        return out
+
+    return render
+
+
+def record_mail_outcome(session: Session, batch: list[Delivery]) -> None:
+    """Keep each notice's mail state on the notice (shown with it): mailed, or the last error."""
+    for d in batch:
+        if d.subject_type != SUBJECT_NOTICE:
             continue
-        to = recipients(session, notice.department_id)
-        if not to:
+        notice = session.get(Notification, d.subject_id)
+        if notice is None:
             continue
-        subject = f"【{config.get('SITE_NAME', '留言平台')}】{notice.kind_label}：{notice.message[:40]}"
-        body = notice.message + "\n\n请登录工作台办理。此邮件由系统自动发送。"
-        try:
-            send_mail(config, to, subject, body)
-        except MailError as exc:
-            log.warning("notice %s not mailed: %s", notice.id, exc)
-            notice.mail_error = str(exc)[:500]
-        else:
-            notice.mailed_at = utcnow()
+        if d.state == SENT:
+            notice.mailed_at = d.sent_at
             notice.mail_error = None
-            sent += 1
-        session.commit()
-    return sent
+        elif d.state in (BOUNCED, FAILED, QUEUED) and d.last_error and notice.mailed_at is None:
+            notice.mail_error = d.last_error[:500]
 
 
 def for_user(session: Session, user: StaffUser, unread_only: bool = True, limit: int = 50) -> list[Notification]:
@@ -118,9 +140,9 @@ def notify_overdue(session: Session, config: Mapping[str, Any], now: datetime | 
             f"留言 {question.number}“{question.title}”已超过应答复时间"
             f"（{to_beijing(question.due_at):%Y-%m-%d %H:%M}），请尽快答复。办理单位：{who}。"
         )
-        created.append(add_notice(session, department.id if department else None, question, NOTICE_OVERDUE, message))
+        created.append(add_notice(session, department.id if department else None, question, NOTICE_OVERDUE, message,
+                                  mail=mail_configured(config)))
         question.overdue_notified_at = now
         audit.record(session, None, "question.overdue_notice", "question", question.id, department=who)
     session.commit()
-    deliver(session, config, [n.id for n in created])
     return len(created)

@@ -22,6 +22,7 @@ from portal.services import audit
 from portal.services.board import listing
 from portal.services.board import questions as question_service
 from portal.services.desk import notices
+from portal.services.ops.mailer import mail_configured
 from portal.timeutil import to_beijing, utcnow
 
 NOTE_MAX = 2000
@@ -129,7 +130,7 @@ def route(
     config: Mapping[str, Any],
     co_department_ids: list[int] | None = None,
 ) -> Question:
-    """Route to a lead department (with co-departments); notify them on screen now and by mail after commit."""
+    """Route to a lead department (with co-departments); notify them on screen, and by mail through the worker."""
     if actor.role != ROLE_OFFICE:
         raise Forbidden("只有办公室可以分办留言。")
     lead = _active_department(session, department_id)
@@ -146,16 +147,16 @@ def route(
         raise InvalidTransition(f"这条留言当前状态为“{question.status_label}”，不能分办。")
     question.co_departments = co
     due = f"（应于 {to_beijing(question.due_at):%m月%d日 %H:%M} 前答复）" if question.due_at else ""
-    created = [notices.add_notice(session, lead.id, question, NOTICE_ROUTED,
-                                  f"办公室转交留言 {question.number}“{question.title}”，请牵头办理{due}。")]
+    mail = mail_configured(config)
+    notices.add_notice(session, lead.id, question, NOTICE_ROUTED,
+                       f"办公室转交留言 {question.number}“{question.title}”，请牵头办理{due}。", mail=mail)
     for dept in co:
-        created.append(notices.add_notice(session, dept.id, question, NOTICE_ROUTED,
-                                          f"留言 {question.number}“{question.title}”由{lead.name}牵头，请协助办理。"))
+        notices.add_notice(session, dept.id, question, NOTICE_ROUTED,
+                           f"留言 {question.number}“{question.title}”由{lead.name}牵头，请协助办理。", mail=mail)
     if co:
         audit.record(session, actor, "question.co_departments", "question", question.id,
                      co_departments=[d.name for d in co])
     question_service.route_question(session, actor, question, lead.id, note)  # commits
-    notices.deliver(session, config, [n.id for n in created])
     return question
 
 

@@ -224,6 +224,8 @@ def withdraw_release(session: Session, actor: StaffUser, release: Release, reaso
     release.withdrawn_at = now
     release.withdrawn_reason = reason
     release.updated_at = max(now, release.publish_at)
+    if not cancelled and release.is_visible(now):
+        release.notified_at = None  # the worker pings the hub for the release feeds (no mail for a withdrawal)
     audit.record(session, actor, "release.cancelled" if cancelled else "release.withdrawn", "release", release.id,
                  slug=release.slug, reason=reason)
     session.commit()

@@ -193,7 +193,6 @@ def reply(question_id: int):
         save_reply(db.session, current_user, q, form.body.data or "")
         if form.publish.data:
             publish_reply(db.session, current_user, q, review=review)
-            _tell_citizen(q)
         elif form.submit_review.data:
             submit_reply(db.session, current_user, q)
     except ValidationFailed as exc:
@@ -218,18 +217,7 @@ def publish(question_id: int):
     except PortalError as exc:
         db.session.rollback()
         return _render_question(q, exc.status_code, errors=[exc.message])
-    _tell_citizen(q)
     return redirect(url_for("staff.question", question_id=q.id), 303)
-
-
-def _tell_citizen(q: Question) -> None:
-    """After the commit: mail the citizen who left an e-mail address; nothing here can undo the publication."""
-    from portal.services.board.citizen_mail import notify_answer_published
-
-    try:
-        notify_answer_published(current_app.config, q, url_for("questions.detail", number=q.number, _external=True))
-    except Exception:  # noqa: BLE001 - the answer is published; a notice problem must not surface here
-        current_app.logger.exception("answer-published notice for question %s failed", q.number)
 
 
 @bp.get("/users")

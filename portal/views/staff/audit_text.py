@@ -59,6 +59,9 @@ ACTIONS = {
     "watch.source.resume": "恢复抓取信息源", "watch.source.import": "导入信息源（OPML）",
     "watch.plan.create": "新建监测方案", "watch.plan.update": "修改监测方案", "watch.plan.import": "导入监测方案",
     "watch.plan.reapply": "重新应用监测方案",
+    "update.announced": "通报已排入邮件和推送", "release.announced": "新闻稿已排入邮件和推送",
+    "subscription.confirmation_resent": "重发订阅确认邮件", "subscription.suspended": "多次退信，暂停订阅",
+    "subscription.reinstated": "恢复暂停的订阅",
 }
 
 FIELDS = {

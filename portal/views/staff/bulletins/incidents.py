@@ -14,8 +14,8 @@ from portal.markup import render_markdown
 from portal.models import AuditEntry, Incident, Update
 from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
 from portal.services.bulletins import bulletin_read, publishing
+from portal.services.ops import delivery
 from portal.views.common import apply_reasons, roles_required
-from portal.views.links import announce
 from portal.views.staff import bp
 from portal.views.staff.bulletins.forms import (
     CorrectionForm,
@@ -96,6 +96,7 @@ def _console(incident: Incident, status: int = 200, errors=None, preview=None, *
         "staff/bulletins/incident.html", incident=incident, errors=errors or [], preview=preview, history=history,
         update_form=forms.pop("update_form", None) or UpdateForm(formdata=None), status_form=status_form,
         pin_form=PinForm(formdata=None), withdraw_form=WithdrawForm(formdata=None),
+        deliveries=delivery.counts(db.session, "update", update_ids),
     ), status
 
 
@@ -136,7 +137,6 @@ def post_update(incident_id: int):
     except PortalError as exc:
         db.session.rollback()
         return _console(incident, exc.status_code, errors=[exc.message], update_form=form)
-    announce(update)
     return redirect(url_for("staff.incident_console", incident_id=incident.id, _anchor=update.anchor), 303)
 
 
@@ -197,7 +197,6 @@ def correct_update(update_id: int):
     except PortalError as exc:
         db.session.rollback()
         return _correction_page(update, form, exc.status_code, [exc.message])
-    announce(update)
     return redirect(url_for("staff.incident_console", incident_id=update.incident_id, _anchor=update.anchor), 303)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
@@ -39,17 +38,13 @@ def export_start():
         abort(400)
     try:
         filters = ledger.parse_ledger_filters(db.session, request.form)
-        exports.purge(db.session, Path(current_app.config["EXPORT_DIR"]),
-                      timedelta(hours=int(current_app.config["EXPORT_KEEP_HOURS"])))
         job, created = exports.start(db.session, current_user, filters, request.form.get("format", ""),
                                      int(current_app.config["EXPORT_MAX_ROWS"]))
     except ValidationFailed as exc:
         db.session.rollback()
         return invalid_filters(exc, request.form)
-    db.session.commit()
-    if created:
-        exports.start_thread(current_app._get_current_object(), job.id)  # type: ignore[attr-defined]
-    else:
+    db.session.commit()  # the worker (portal/jobs.py) picks the queued job up
+    if not created:
         flash("您已有一个导出任务正在进行，请等它完成后再导出。", "info")
     return redirect(url_for("staff.export_progress", job_id=job.id), 303)
 

@@ -17,10 +17,10 @@ from portal.markup import render_markdown
 from portal.models import Attachment, Release
 from portal.models.staff import ROLE_ADMIN, ROLE_SPOKESPERSON
 from portal.services.board import listing
+from portal.services.ops import delivery
 from portal.services.press import newsroom, press_read, uploads
 from portal.views.common import apply_reasons, roles_required
 from portal.views.forms import options
-from portal.views.links import announce_release, ping_release_feeds
 from portal.views.staff import bp
 from portal.views.staff.press.forms import (
     AttachmentForm,
@@ -96,7 +96,6 @@ def press_create():
     except ValidationFailed as exc:
         db.session.rollback()
         return _index(form, 400, apply_reasons(form, exc.reasons))
-    announce_release(release)
     return redirect(url_for("staff.press_release", release_id=release.id), 303)
 
 
@@ -114,6 +113,7 @@ def _release_page(release: Release, status: int = 200, errors=(), preview=None, 
         upload=forms.get("upload") or AttachmentForm(formdata=None),
         withdraw=forms.get("withdraw") or ReleaseWithdrawForm(formdata=None), remove_forms=remove_forms,
         max_size=uploads.human_size(int(current_app.config["UPLOAD_MAX_BYTES"])),
+        deliveries=delivery.counts(db.session, "release", [release.id]).get(release.id, {}),
     ), status
 
 
@@ -143,7 +143,6 @@ def press_correct(release_id: int):
     except PortalError as exc:
         db.session.rollback()
         return _release_page(release, exc.status_code, [exc.message], correction=form)
-    announce_release(release)
     return redirect(url_for("staff.press_release", release_id=release.id), 303)
 
 
@@ -216,7 +215,6 @@ def press_withdraw(release_id: int):
     except PortalError as exc:
         db.session.rollback()
         return _release_page(release, exc.status_code, [exc.message], withdraw=form)
-    ping_release_feeds(release)
     return redirect(url_for("staff.press_release", release_id=release.id), 303)
 
 
