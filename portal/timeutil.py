@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -18,6 +18,12 @@ def to_beijing(value: datetime) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(BEIJING)
+
+
+def beijing_day_utc(day: date, end: bool = False) -> datetime:
+    """Naive UTC of the first instant of Beijing day `day`, or with `end` of the day after (an exclusive end)."""
+    moment = datetime.combine(day + timedelta(days=1) if end else day, time(0), BEIJING)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def parse_local(text: str) -> datetime:

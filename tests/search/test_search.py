@@ -212,6 +212,36 @@ def test_deleted_or_corrupt_index_recovers(search_app):
         assert backend().search(SearchQuery(text="路灯")).total == 1
 
 
+def _pretend_built_by(search, analyzer: str) -> None:
+    if search.name == "whoosh":
+        (search.current_dir() / "ANALYZER").write_text(analyzer)
+    else:
+        from sqlalchemy import text
+
+        db.session.execute(text("UPDATE search_version SET analyzer = :a"), {"a": analyzer})
+        db.session.commit()
+
+
+def test_index_built_by_another_segmenter_is_rebuilt(search_app):
+    """The index records the segmenter and rules that built it; an indexer with others rebuilds it."""
+    from portal.search.analysis import ANALYZER
+    from portal.search.indexer import rebuild_if_stale
+
+    app = search_app
+    root = app.config["SEARCH_INDEX_DIR"]
+    with app.app_context():
+        search = backend()
+        assert search.stale() is None
+        assert rebuild_if_stale(db.session, search, root) is None  # current: nothing to do
+        _pretend_built_by(search, "jieba 0.42.1; rules 1")
+        reason = search.stale()
+        assert "jieba 0.42.1" in reason and ANALYZER in reason and "flask reindex" in reason
+        assert _titles(app, "路灯")[0] == ["青石镇解放路路灯长期不亮"]  # meanwhile the old index still answers
+        assert rebuild_if_stale(db.session, search, root) == 5
+        assert search.stale() is None
+        assert _titles(app, "路灯")[0] == ["青石镇解放路路灯长期不亮"]
+
+
 def test_fast_index_path_matches_whoosh_own(tmp_path):
     """The rebuild's shortcuts store exactly what Whoosh's own code would: the same postings and field lengths.
 
@@ -221,7 +251,7 @@ def test_fast_index_path_matches_whoosh_own(tmp_path):
     """
     from whoosh import fields, index
 
-    from portal.search import whoosh_backend as wb
+    from portal.search import whoosh_schema as wb
     from portal.search.analysis import chinese_analyzer
 
     plain = fields.TEXT(analyzer=chinese_analyzer(), phrase=False)
