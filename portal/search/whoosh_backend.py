@@ -41,6 +41,11 @@ def _day_bounds(query: SearchQuery) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
+def ix_searcher(ix: index.Index):
+    """A searcher ranking with the portal's BM25 (see whoosh_schema.Ranking)."""
+    return ix.searcher(weighting=Ranking())
+
+
 class WhooshBackend:
     """Whoosh index with one writer at a time (the indexer) and cached, refreshed searchers for readers."""
 
@@ -170,7 +175,10 @@ class WhooshBackend:
             searcher = state["searcher"]
             try:
                 if not searcher.up_to_date():
-                    searcher = searcher.refresh()
+                    # Whoosh cannot refresh a searcher over an index without segments (no question published
+                    # yet: its reader has none to reuse): open a new one instead.
+                    empty = searcher.ixreader.segments() is None
+                    searcher = ix_searcher(self._open()) if empty else searcher.refresh()
             except Exception as exc:  # noqa: BLE001 - the directory vanished under us
                 self._local.state = None
                 raise IndexUnavailable(str(exc)) from exc
@@ -180,8 +188,7 @@ class WhooshBackend:
         if state is not None:
             state["searcher"].close()
             self._local.state = None
-        ix = self._open()
-        searcher = ix.searcher(weighting=Ranking())
+        searcher = ix_searcher(self._open())
         version = (str(current), searcher.ixreader.generation())
         self._local.state = {"dir": current, "searcher": searcher, "checked": now, "version": version}
         return searcher, version

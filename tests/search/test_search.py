@@ -212,6 +212,16 @@ def test_deleted_or_corrupt_index_recovers(search_app):
         assert backend().search(SearchQuery(text="路灯")).total == 1
 
 
+def test_an_empty_index_keeps_answering(tmp_path, monkeypatch):
+    """No question published yet: every search answers "nothing found", not 503 from the second check on."""
+    from portal.search import whoosh_backend as wb
+
+    monkeypatch.setattr(wb, "REFRESH_EVERY", 0.0)  # check for new commits on every search
+    search = wb.WhooshBackend(str(tmp_path / "idx"))
+    search.rebuild([])
+    assert [search.search(SearchQuery(text=f"路灯{n}")).total for n in range(3)] == [0, 0, 0]
+
+
 def _pretend_built_by(search, analyzer: str) -> None:
     if search.name == "whoosh":
         (search.current_dir() / "ANALYZER").write_text(analyzer)
