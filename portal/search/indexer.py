@@ -227,16 +227,17 @@ class IndexerThread(threading.Thread):
 
         with self.app.app_context():
             root = self.app.config["SEARCH_INDEX_DIR"]
-            # Checked once, when the process starts: during a rolling upgrade an old worker must not rebuild what
-            # a new one built (and back again).
+            # Checked when the process starts, until the index is current (this or another process rebuilt it):
+            # during a rolling upgrade an old worker must not rebuild what a new one built (and back again).
             check_analyzer = True
             while not self.stopping.is_set():
                 try:
                     search = current_backend()
                     if check_analyzer and search.ready():
-                        check_analyzer = False
-                        count = rebuild_if_stale(db.session, search, root)
-                        if count is not None:
+                        if search.stale() is None:
+                            check_analyzer = False
+                        elif (count := rebuild_if_stale(db.session, search, root)) is not None:
+                            check_analyzer = False
                             log.warning("search index rebuilt for %s: %d documents", ANALYZER, count)
                     if not search.ready():
                         count = rebuild_if_missing(db.session, search, root)

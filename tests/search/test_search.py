@@ -252,6 +252,32 @@ def test_index_built_by_another_segmenter_is_rebuilt(search_app):
         assert _titles(app, "路灯")[0] == ["青石镇解放路路灯长期不亮"]
 
 
+def test_indexer_rebuilds_an_index_of_another_segmenter_when_it_starts(search_app):
+    import time
+
+    from portal.search.indexer import IndexerThread
+
+    app = search_app
+    with app.app_context():
+        _pretend_built_by(backend(), "jieba 0.42.1; rules 1")
+    thread = IndexerThread(app)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with app.app_context():
+                if backend().stale() is None:
+                    break
+            time.sleep(0.1)
+    finally:
+        thread.stopping.set()
+        thread.wake.set()
+        thread.join(10)
+    with app.app_context():
+        assert backend().stale() is None
+        assert backend().search(SearchQuery(text="路灯")).total == 1
+
+
 def test_fast_index_path_matches_whoosh_own(tmp_path):
     """The rebuild's shortcuts store exactly what Whoosh's own code would: the same postings and field lengths.
 
