@@ -607,13 +607,19 @@ def body_keywords(doc: IndexDocument, extract) -> str:
     return " ".join(words[:3])
 
 
+def report(line: str, misses: list[tuple[str, str, int]]) -> None:
+    """A quality line and its first misses."""
+    print(line)
+    for text, title, total in misses[:6]:
+        print(f"  miss: {text!r} for {title!r} ({total} hits)")
+
+
 def search_quality(backend: WhooshBackend, fts: Fts5, docs: list[IndexDocument], seed: int) -> None:
     import jieba
     import jieba.analyse
 
     jieba.setLogLevel(60)
-    rng = random.Random(seed)
-    sample = rng.sample(docs, min(300, len(docs)))
+    sample = random.Random(seed).sample(docs, min(300, len(docs)))
     at1 = at5 = fallback = empty = 0
     misses = []
     for doc in sample:
@@ -629,11 +635,9 @@ def search_quality(backend: WhooshBackend, fts: Fts5, docs: list[IndexDocument],
         if doc.question_id not in ids[:5]:
             misses.append((text, doc.title, result.total))
     n = len(sample)
-    print(f"quality ({n} titles, jieba TF-IDF top-3 keywords joined by spaces): recall@5 {at5 / n:.3f} "
-          f"[target >= {TARGETS['recall5']}: {verdict(at5 / n >= TARGETS['recall5'])}]  recall@1 {at1 / n:.3f}  "
-          f"OR fallback {fallback / n:.1%}  no keywords {empty}")
-    for text, title, total in misses[:6]:
-        print(f"  miss: {text!r} for {title!r} ({total} hits)")
+    report(f"quality ({n} titles, jieba TF-IDF top-3 keywords joined by spaces): recall@5 {at5 / n:.3f} "
+           f"[target >= {TARGETS['recall5']}: {verdict(at5 / n >= TARGETS['recall5'])}]  recall@1 {at1 / n:.3f}  "
+           f"OR fallback {fallback / n:.1%}  no keywords {empty}", misses)
 
     # Body words: every question of the corpus, queried by its body's keywords that are not in its title.
     w_at10 = f_at10 = 0
@@ -647,12 +651,9 @@ def search_quality(backend: WhooshBackend, fts: Fts5, docs: list[IndexDocument],
         f_at10 += doc.question_id in [row[0] for row in fts.search(text, False)[1]]
         if not found:
             misses.append((text, doc.title, result.total))
-    n = len(docs)
-    print(f"quality ({n} bodies, top-3 jieba TF-IDF keywords of the body not in the title): recall@10 "
-          f"Whoosh {w_at10 / n:.3f}, FTS5 bm25 {f_at10 / n:.3f} (same queries, same run)   "
-          f"[target Whoosh >= FTS5: {verdict(w_at10 >= f_at10)}]")
-    for text, title, total in misses[:6]:
-        print(f"  miss: {text!r} for {title!r} ({total} hits)")
+    report(f"quality ({len(docs)} bodies, top-3 jieba TF-IDF keywords of the body not in the title): recall@10 "
+           f"Whoosh {w_at10 / len(docs):.3f}, FTS5 bm25 {f_at10 / len(docs):.3f} (same queries, same run)   "
+           f"[target Whoosh >= FTS5: {verdict(w_at10 >= f_at10)}]", misses)
 
 
 # =========================================================================== main

@@ -21,8 +21,12 @@ from whoosh.query import And, DateRange, Every, Or, Term
 
 from portal.search import Hit, IndexDocument, IndexUnavailable, ResultCache, SearchQuery, SearchResult, snippets
 from portal.search.analysis import ANALYZER, query_terms, search_terms
-from portal.search.whoosh_schema import Ranking, fields_for, make_schema
+from portal.search.whoosh_schema import ChineseText, Ranking, fields_for, make_schema
 from portal.timeutil import beijing_day_utc
+
+# Indexes built before the schema moved to whoosh_schema pickled this module's name: keep it importable here, so
+# they still open (and answer while they are rebuilt for the current segmenter).
+__all__ = ["ChineseText", "WhooshBackend"]
 
 CURRENT = "CURRENT"
 ANALYZER_FILE = "ANALYZER"  # in each generation: the segmenter and rules that built it (analysis.ANALYZER)

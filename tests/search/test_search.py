@@ -309,6 +309,19 @@ def test_fast_index_path_matches_whoosh_own(tmp_path):
             assert any(ours) and None in ours  # real lengths, and the empty documents' None
 
 
+def test_indexes_built_before_the_schema_moved_still_open():
+    """Whoosh pickles the field class by its import path; indexes written before the move name whoosh_backend."""
+    import pickle
+
+    from portal.search.analysis import chinese_analyzer
+    from portal.search.whoosh_schema import ChineseText
+
+    old = pickle.dumps(ChineseText(analyzer=chinese_analyzer()), protocol=0)
+    old = old.replace(b"portal.search.whoosh_schema", b"portal.search.whoosh_backend")
+    assert b"portal.search.whoosh_backend" in old
+    assert isinstance(pickle.loads(old), ChineseText)  # our own bytes
+
+
 def test_rebuild_in_several_rounds_keeps_every_document(tmp_path, monkeypatch):
     """A large rebuild writes in rounds (segments); every document is found, counted and faceted once."""
     from datetime import UTC, datetime
