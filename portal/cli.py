@@ -218,9 +218,14 @@ def reindex() -> None:
 def index_worker(once: bool) -> None:
     """Run the search indexer in the foreground (instead of, or beside, the web workers' threads)."""
     from portal.search import backend
-    from portal.search.indexer import POLL_SECONDS, drain, rebuild_if_missing
+    from portal.search.indexer import POLL_SECONDS, drain, rebuild_if_missing, rebuild_if_stale
 
     root = current_app.config["SEARCH_INDEX_DIR"]
+    if backend().ready() and (reason := backend().stale()):
+        click.echo(f"{reason}。正在重建……")
+        count = rebuild_if_stale(db.session, backend(), root)
+        if count is not None:
+            click.echo(f"搜索索引已重建：{count} 条。")
     while True:
         if not backend().ready():
             count = rebuild_if_missing(db.session, backend(), root)

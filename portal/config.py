@@ -69,7 +69,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ASK": "20 per hour",
     "RATELIMIT_TRACK": "30 per minute",
     "RATELIMIT_LOGIN": "10 per minute",
-    "RATELIMIT_SEARCH": "120 per minute",
+    # Per address: a county's citizens behind one carrier NAT share one (README, Search: rate limit).
+    "RATELIMIT_SEARCH": "600 per minute",
     "RATELIMIT_REPORT": "10 per hour",
     # A published item is hidden pending review after this many reports from distinct clients.
     "REPORT_HIDE_THRESHOLD": 3,

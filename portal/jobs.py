@@ -175,17 +175,29 @@ def deliver(app: Flask) -> dict[str, int]:
     return out
 
 
+# Whether this process has compared the index's recorded segmenter with its own (once per process, as the indexer
+# thread does: during a rolling upgrade an old worker must not rebuild what a new one built, and back again).
+_analyzer_checked = False
+
+
 @periodic(crontab(minute="*"))
 def index_search(app: Flask) -> dict[str, int]:
-    """Rebuild a missing search index, then apply the search outbox (one writer at a time: a lock)."""
+    """Rebuild a missing search index (or one another segmenter built), then apply the search outbox (one writer at
+    a time: a lock)."""
+    global _analyzer_checked
     from portal.search import backend
-    from portal.search.indexer import drain, rebuild_if_missing
+    from portal.search.indexer import drain, rebuild_if_missing, rebuild_if_stale
 
     root = app.config["SEARCH_INDEX_DIR"]
     search = backend()
     rebuilt = 0
     if not search.ready():
         rebuilt = rebuild_if_missing(db.session, search, root) or 0
+    elif not _analyzer_checked:
+        if not search.stale():
+            _analyzer_checked = True
+        elif (count := rebuild_if_stale(db.session, search, root)) is not None:
+            rebuilt, _analyzer_checked = count, True
     applied = drain(db.session, search, root, blocking=True) if search.ready() else 0
     return {"indexed": applied, "index_rebuilt": rebuilt}
 

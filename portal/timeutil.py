@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -42,6 +42,12 @@ def month_range(month: str) -> tuple[datetime, datetime]:
         raise ValueError(f"not a month: {month!r}")
     end = (start + timedelta(days=32)).replace(day=1)
     return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def beijing_day_utc(day: date, end: bool = False) -> datetime:
+    """Naive UTC of the first instant of Beijing day `day`, or with `end` of the day after (an exclusive end)."""
+    moment = datetime.combine(day + timedelta(days=1) if end else day, time(0), BEIJING)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def parse_local(text: str) -> datetime:

@@ -36,6 +36,38 @@ def test_search_is_throttled_per_client(make_app):
     assert "操作过于频繁" in client.get("/search?q=路灯").get_data(as_text=True)
 
 
+def test_search_limit_lets_citizens_behind_one_address_search(make_app, monkeypatch):
+    """Field report: 300 searches in two minutes from one address (a carrier NAT) were refused after 120.
+
+    With the default limit every one of them answers; a client that keeps going past it is still refused. The
+    limiter's clock is the test's, so the machine's speed cannot move a request into another window.
+    """
+    import time
+    import types
+
+    import limits.storage.memory
+
+    from portal.extensions import db
+    from portal.search import backend
+    from portal.search.indexer import rebuild
+
+    clock = [time.time()]
+    monkeypatch.setattr(limits.storage.memory, "time", types.SimpleNamespace(time=lambda: clock[0]))
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://", CACHE_URL="none")
+    with app.app_context():
+        rebuild(db.session, backend(), app.config["SEARCH_INDEX_DIR"])
+    client = app.test_client()
+    codes = []
+    for n in range(300):  # 300 searches spread over two minutes
+        codes.append(client.get(f"/search?q=路灯{n}").status_code)
+        clock[0] += 0.4
+    assert codes == [200] * 300
+    assert client.get("/search/similar?title=路灯不亮").status_code == 200
+    clock[0] += 61  # a new minute; then a flood within it
+    codes = [client.get(f"/search?q=路灯{n}").status_code for n in range(601)]
+    assert codes == [200] * 600 + [429]
+
+
 def test_pages_kept_by_shared_caches_carry_no_client_quota(make_app):
     """A search page is public (nginx keeps it): one reader's remaining quota must not be replayed to everyone."""
     from portal.extensions import db

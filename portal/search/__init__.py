@@ -132,6 +132,9 @@ class SearchBackend(Protocol):
     def ready(self) -> bool:
         """Whether the index exists and can answer."""
 
+    def stale(self) -> str | None:
+        """Why the index must be rebuilt (another segmenter or rules built it), or None when it is current."""
+
 
 def init_app(app: Flask) -> None:
     """Create the configured backend and keep it on the app."""

@@ -1,8 +1,10 @@
-"""Chinese text analysis for search: width folding, jieba-compatible segmentation, a user dictionary, stop words.
+"""Chinese text analysis for search: width folding, segmentation, number and code runs, a user dictionary, stop words.
 
-rjieba (jieba's algorithm in Rust) gives the same search-mode segmentation as jieba at ~16x the speed and needs no
-dictionary load; jieba is the fallback. The Whoosh tokenizer is a module-level class on a stable import path
-because Whoosh pickles the analyzer into the index.
+One segmenter at run time: rjieba (jieba's dictionary and algorithm in Rust, ~16x jieba's speed, no dictionary load).
+jieba itself splits some text differently (`2026-11-25`, `粤B-12345`, `06:00-20:00`), so it is not a fallback: an
+index is only valid for the segmenter and rules that built it, which `ANALYZER` names and every backend records.
+The Whoosh tokenizer is a module-level class on a stable import path because Whoosh pickles the analyzer into the
+index.
 """
 
 from __future__ import annotations
@@ -10,32 +12,26 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 
+import rjieba as _seg
 from whoosh.analysis import Token, Tokenizer
 
-try:  # pragma: no cover - which one is installed decides
-    import rjieba as _seg
+SEGMENTER = "rjieba"
+SEGMENTER_VERSION = version("rjieba")
+# Bump when anything below changes what words a text gives (stop words, folding, the number rule): every index
+# built before is then rebuilt.
+RULES = 2
+ANALYZER = f"{SEGMENTER} {SEGMENTER_VERSION}; rules {RULES}"
 
-    SEGMENTER = "rjieba"
 
-    def _tokenize(text: str, mode: str) -> list[tuple[str, int, int]]:
-        return _seg.tokenize(text, mode=mode)
+def _tokenize(text: str, mode: str) -> list[tuple[str, int, int]]:
+    return _seg.tokenize(text, mode=mode)
 
-    def _add_word(word: str) -> None:
-        _seg.add_word(word, None, None)
 
-except ImportError:  # pragma: no cover
-    import jieba as _seg  # type: ignore[no-redef]
-
-    _seg.setLogLevel(60)
-    SEGMENTER = "jieba"
-
-    def _tokenize(text: str, mode: str) -> list[tuple[str, int, int]]:
-        return list(_seg.tokenize(text, mode=mode))
-
-    def _add_word(word: str) -> None:
-        _seg.add_word(word)
+def _add_word(word: str) -> None:
+    _seg.add_word(word, None, None)
 
 
 # Function words and board boilerplate that match almost every message.
@@ -44,7 +40,7 @@ STOP_WORDS = frozenset(
     的 了 是 在 和 与 及 或 也 都 就 而 且 但 又 很 还 把 被 让 给 对 向 从 到 于 以 之 其 这 那 这个 那个 这些 那些
     我 我们 你 你们 您 他 她 它 他们 自己 什么 怎么 怎样 如何 为什么 吗 呢 吧 啊 呀 哦 嗯 着 过 得 地 个 些 一 一个
     有 没有 没 不 能 会 要 可以 可 应该 是否 已经 正在 进行 请 请问 谢谢 感谢 您好 你好 网友 领导 问题 情况 相关
-    the a an and or of to in on for is are be
+    the an and or of to in on for is are be
     """.split()
 )
 
@@ -92,8 +88,44 @@ def load_dictionary_file(path: Path) -> int:
     return add_user_words(words)
 
 
+_CACHE_MAX = 500_000  # words remembered per cache (a rebuild asks millions of times)
+_RUNS = re.compile(r"[a-z]+|[0-9]+")
+_runs_cache: dict[str, tuple[tuple[str, int, int], ...] | None] = {}
+
+
+def _runs(word: str) -> tuple[tuple[str, int, int], ...] | None:
+    """Letter and digit runs of a Latin/number token that has both or has punctuation inside, else None.
+
+    `2026-11-25` gives 2026, 11, 25; `粤B-12345`, `粤B·12345`, `粤B 12345` and `粤B12345` all give b, 12345; `G318`
+    gives g, 318. The segmenter keeps some such tokens whole and splits others, and people type them either way:
+    in runs, a date or a plate number matches however it was written.
+    """
+    runs = _runs_cache.get(word, False)
+    if runs is False:
+        runs = None
+        if word.isascii() and not (word.isdigit() or word.isalpha()) and len(word) > 1:
+            found = tuple((m.group(), m.start(), m.end()) for m in _RUNS.finditer(word))
+            if found != ((word, 0, len(word)),):
+                runs = found
+        if len(_runs_cache) < _CACHE_MAX:
+            _runs_cache[word] = runs
+    return runs
+
+
+def _words(text: str, mode: str) -> Iterator[tuple[str, int, int]]:
+    """The segmenter's words of folded `text`, Latin/number tokens as their runs, stop words and punctuation out."""
+    for word, start, end in _tokenize(fold(text), mode):
+        runs = _runs(word)
+        if runs is None:
+            if _indexable(word):
+                yield word, start, end
+            continue
+        for run, s, e in runs:
+            if _indexable(run):
+                yield run, start + s, start + e
+
+
 _indexable_cache: dict[str, bool] = {}
-_INDEXABLE_CACHE_MAX = 500_000
 
 
 def _indexable(word: str) -> bool:
@@ -101,21 +133,19 @@ def _indexable(word: str) -> bool:
     ok = _indexable_cache.get(word)
     if ok is None:
         ok = bool(_WORD.search(word)) and word not in STOP_WORDS and not word.isspace()
-        if len(_indexable_cache) < _INDEXABLE_CACHE_MAX:
+        if len(_indexable_cache) < _CACHE_MAX:
             _indexable_cache[word] = ok
     return ok
 
 
 def segment(text: str, mode: str = "search") -> Iterator[tuple[str, int, int]]:
     """(word, start, end) for the indexable words of `text` (folded), without stop words and punctuation."""
-    for word, start, end in _tokenize(fold(text), mode):
-        if _indexable(word):
-            yield word, start, end
+    return _words(text, mode)
 
 
 def index_words(text: str) -> list[str]:
     """The words `segment` yields in search mode, without offsets: what the index counts."""
-    return [word for word, _, _ in _tokenize(fold(text), "search") if _indexable(word)]
+    return [word for word, _, _ in _words(text, "search")]
 
 
 def query_terms(text: str) -> list[str]:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from portal.models import Department, Question, SearchOutbox
 from portal.models.question import PUBLISHED
 from portal.search import IndexDocument
-from portal.search.analysis import add_user_words, load_dictionary_file
+from portal.search.analysis import ANALYZER, add_user_words, load_dictionary_file
 from portal.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -202,6 +202,16 @@ def rebuild_if_missing(session: Session, backend, root: str) -> int | None:
     return None
 
 
+def rebuild_if_stale(session: Session, backend, root: str) -> int | None:
+    """Rebuild when another segmenter or other rules built the index and no other process is writing; the count,
+    or None. Meanwhile the old index still answers (most words are segmented alike)."""
+    with writer_lock(root, blocking=False) as got:
+        if got and backend.ready() and (reason := backend.stale()):
+            log.warning("%s: rebuilding", reason)
+            return _rebuild_locked(session, backend)
+    return None
+
+
 class IndexerThread(threading.Thread):
     """Per-process background indexer: rebuilds a missing index, then drains the outbox every half second."""
 
@@ -217,9 +227,18 @@ class IndexerThread(threading.Thread):
 
         with self.app.app_context():
             root = self.app.config["SEARCH_INDEX_DIR"]
+            # Checked when the process starts, until the index is current (this or another process rebuilt it):
+            # during a rolling upgrade an old worker must not rebuild what a new one built (and back again).
+            check_analyzer = True
             while not self.stopping.is_set():
                 try:
                     search = current_backend()
+                    if check_analyzer and search.ready():
+                        if search.stale() is None:
+                            check_analyzer = False
+                        elif (count := rebuild_if_stale(db.session, search, root)) is not None:
+                            check_analyzer = False
+                            log.warning("search index rebuilt for %s: %d documents", ANALYZER, count)
                     if not search.ready():
                         count = rebuild_if_missing(db.session, search, root)
                         if count is not None:

@@ -11,8 +11,7 @@ ever travels as bind parameters. Writers (the indexer) serialise on an advisory 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
-from datetime import time as dtime
+from datetime import UTC, datetime
 from itertools import islice
 
 from flask import Flask
@@ -22,9 +21,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from portal.search import Hit, IndexDocument, IndexUnavailable, ResultCache, SearchQuery, SearchResult
-from portal.search.analysis import query_terms, search_terms, segmented
+from portal.search.analysis import ANALYZER, query_terms, search_terms, segmented
 from portal.search.snippets import SNIPPET_CHARS, fragments, mark_all
-from portal.timeutil import BEIJING
+from portal.timeutil import beijing_day_utc
 
 CACHE_SIZE = 512
 BATCH = 1000
@@ -68,12 +67,6 @@ def _batches(docs: Iterable[IndexDocument], size: int) -> Iterator[list[dict]]:
         yield [_row(doc) for doc in batch]
 
 
-def _utc_naive_day(d, end: bool) -> datetime:
-    """The first instant of Beijing day `d` (or of the day after, for an inclusive end) as naive UTC."""
-    moment = datetime.combine(d + timedelta(days=1) if end else d, dtime(0), BEIJING)
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
 def _tsquery(terms: list[str], all_words: bool, params: dict) -> str:
     """SQL for the tsquery of these words (AND or OR), each word a bind parameter run through the index's parser."""
     joiner = " && " if all_words else " || "
@@ -94,10 +87,10 @@ def _filters(query: SearchQuery, params: dict) -> str:
         params["category"] = query.category
     if query.date_from:
         parts.append("d.published_at >= :date_from")
-        params["date_from"] = _utc_naive_day(query.date_from, end=False)
+        params["date_from"] = beijing_day_utc(query.date_from)
     if query.date_to:
         parts.append("d.published_at < :date_to")
-        params["date_to"] = _utc_naive_day(query.date_to, end=True)
+        params["date_to"] = beijing_day_utc(query.date_to, end=True)
     return "".join(f" AND {p}" for p in parts)
 
 
@@ -133,6 +126,16 @@ class PostgresBackend:
     def ready(self) -> bool:
         with self._engine().connect() as conn:
             return self._version(conn) is not None
+
+    def stale(self) -> str | None:
+        """Why the index must be rebuilt (built by another segmenter or other rules than this process's), or None."""
+        with self._engine().connect() as conn:
+            if self._version(conn) is None:
+                return None
+            built = conn.execute(text("SELECT analyzer FROM search_version WHERE id = 1")).scalar()
+        if built == ANALYZER:
+            return None
+        return f"搜索索引由 {built or '未记录的分词器'} 建立，当前为 {ANALYZER}：需要重建索引（flask reindex）"
 
     def count(self) -> int:
         with self._engine().connect() as conn:
@@ -177,9 +180,10 @@ class PostgresBackend:
                 self._upsert(conn, rows)
                 count += len(rows)
             conn.execute(text(
-                "INSERT INTO search_version (id, version, built_at) VALUES (1, 1, :now) "
-                "ON CONFLICT (id) DO UPDATE SET version = search_version.version + 1, built_at = excluded.built_at"
-            ), {"now": datetime.now(UTC).replace(tzinfo=None)})
+                "INSERT INTO search_version (id, version, built_at, analyzer) VALUES (1, 1, :now, :analyzer) "
+                "ON CONFLICT (id) DO UPDATE SET version = search_version.version + 1, built_at = excluded.built_at, "
+                "analyzer = excluded.analyzer"
+            ), {"now": datetime.now(UTC).replace(tzinfo=None), "analyzer": ANALYZER})
             conn.execute(text("ANALYZE search_document"))
         return count
 

@@ -12,134 +12,42 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from datetime import time as dtime
 from itertools import islice
 from pathlib import Path
 
 from markupsafe import escape
-from whoosh import fields, index
-from whoosh.codec import whoosh3
-from whoosh.query import And, AndMaybe, DateRange, Every, Or, Term
-from whoosh.system import pack_uint
-from whoosh.util.numeric import byte_to_length
+from whoosh import index
+from whoosh.query import And, DateRange, Every, Or, Term
 
 from portal.search import Hit, IndexDocument, IndexUnavailable, ResultCache, SearchQuery, SearchResult, snippets
-from portal.search.analysis import chinese_analyzer, index_words, query_terms, search_terms
-from portal.timeutil import BEIJING
+from portal.search.analysis import ANALYZER, query_terms, search_terms
+from portal.search.whoosh_schema import ChineseText, Ranking, fields_for, make_schema
+from portal.timeutil import beijing_day_utc
+
+# Indexes built before the schema moved to whoosh_schema pickled this module's name: keep it importable here, so
+# they still open (and answer while they are rebuilt for the current segmenter).
+__all__ = ["ChineseText", "WhooshBackend"]
 
 CURRENT = "CURRENT"
+ANALYZER_FILE = "ANALYZER"  # in each generation: the segmenter and rules that built it (analysis.ANALYZER)
 CACHE_SIZE = 512
 REFRESH_EVERY = 0.5  # seconds between checks whether the index changed
 SNIPPET_CHARS = 160
 REBUILD_PROCS = min(2, os.cpu_count() or 1)
 REBUILD_MB = 512  # posting buffer per writer process, by Whoosh's estimate of its size (real use is ~1.3x)
 REBUILD_CHUNK = 20_000  # documents per writing round: ~10,000 per process, ~300 MB of postings by that estimate
-# A word found in more than this share of documents (board boilerplate: 反映, 回复 …) does not have to match
-# when the query has rarer words; in a title it still counts towards the score.
-COMMON_SHARE = 0.3
-
-
-# Field lengths, one array per (segment reader, field). Whoosh reads a document's field length back from the column
-# file with a seek and a read each time it is asked: once per posting when a segment is written (a third of a
-# rebuild) and once per scored hit when searching. Segments never change once written, so the column is read
-# once, whole. Same values as Whoosh's own method (None for an empty field); tests/test_search.py compares them.
-_LENGTH_OF_BYTE = [None] + [byte_to_length(b) for b in range(1, 256)]
-_whoosh_doc_field_length = whoosh3.W3PerDocReader.doc_field_length
-
-
-def _doc_field_length(self, docnum, fieldname, default=0):
-    try:
-        lengths = self._portal_lengths[fieldname]
-    except AttributeError:
-        self._portal_lengths = {}
-        return _doc_field_length(self, docnum, fieldname, default)
-    except KeyError:
-        reader = self._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
-        if reader is None:
-            return default
-        lengths = self._portal_lengths[fieldname] = reader.load()
-    if docnum >= len(lengths):
-        if docnum > self._doccount:
-            raise IndexError(f"Asked for docnum {docnum!r} of {self._doccount}")
-        return None
-    return _LENGTH_OF_BYTE[lengths[docnum]]
-
-
-whoosh3.W3PerDocReader.doc_field_length = _doc_field_length
-
-_UTF8_CACHE_MAX = 500_000
-_utf8: dict[str, bytes] = {}
-_PACKED = [pack_uint(n) for n in range(256)]
-
-
-def _word_bytes(word: str) -> bytes:
-    data = _utf8.get(word)
-    if data is None:
-        data = word.encode("utf-8")
-        if len(_utf8) < _UTF8_CACHE_MAX:
-            _utf8[word] = data
-    return data
-
-
-class ChineseText(fields.TEXT):
-    """TEXT whose postings are counted straight from the segmenter's word list.
-
-    The same (word, frequency, weight, value) postings as TEXT with the Chinese analyzer and the Frequency format,
-    without a Token object per word: a full rebuild spends most of its time here. Module-level, as Whoosh pickles
-    the schema into the index.
-    """
-
-    def index(self, value, **kwargs):
-        if not isinstance(value, str):
-            return super().index(value, **kwargs)
-        boost = self.format.field_boost
-        return [
-            (_word_bytes(word), n, n * boost, _PACKED[n] if n < 256 else pack_uint(n))
-            for word, n in Counter(index_words(value)).items()
-        ]
-
-
-def make_schema() -> fields.Schema:
-    """One catch-all indexed field for matching, the title indexed again for its boost, the rest stored."""
-    analyzer = chinese_analyzer()
-    return fields.Schema(
-        qid=fields.ID(stored=True, unique=True),
-        number=fields.STORED,
-        # Matching and counting run on `text` alone, so an AND of words can skip through one posting list each.
-        text=ChineseText(analyzer=analyzer, phrase=False),
-        title=ChineseText(analyzer=analyzer, stored=True, phrase=False),
-        body=fields.STORED,
-        reply=fields.STORED,
-        department=fields.ID(stored=True, sortable=True),
-        department_name=fields.STORED,
-        category=fields.ID(stored=True),
-        published=fields.DATETIME(stored=True, sortable=True),
-    )
-
-
-def _fields_for(doc: IndexDocument) -> dict:
-    return {
-        "qid": str(doc.question_id),
-        "number": doc.number,
-        "text": f"{doc.title}\n{doc.body}\n{doc.reply}",
-        "title": doc.title,
-        "body": doc.body,
-        "reply": doc.reply,
-        "department": doc.department or "-",
-        "department_name": doc.department_name,
-        "category": doc.category or "-",
-        "published": doc.published_at.astimezone(UTC).replace(tzinfo=None),
-    }
 
 
 def _day_bounds(query: SearchQuery) -> tuple[datetime | None, datetime | None]:
-    def utc_naive(d, end: bool):
-        if d is None:
-            return None
-        moment = datetime.combine(d + timedelta(days=1) if end else d, dtime(0), BEIJING)
-        return moment.astimezone(UTC).replace(tzinfo=None) - (timedelta(microseconds=1) if end else timedelta(0))
+    """The filter's Beijing days as an inclusive naive-UTC range (DateRange includes its end)."""
+    start = beijing_day_utc(query.date_from) if query.date_from else None
+    end = beijing_day_utc(query.date_to, end=True) - timedelta(microseconds=1) if query.date_to else None
+    return start, end
 
-    return utc_naive(query.date_from, False), utc_naive(query.date_to, True)
+
+def ix_searcher(ix: index.Index):
+    """A searcher ranking with the portal's BM25 (see whoosh_schema.Ranking)."""
+    return ix.searcher(weighting=Ranking())
 
 
 class WhooshBackend:
@@ -171,6 +79,23 @@ class WhooshBackend:
             return index.exists_in(str(path))
         except Exception:  # noqa: BLE001 - a damaged directory is simply not ready
             return False
+
+    def built_with(self) -> str | None:
+        """The segmenter and rules that built the live index (None when unknown: built before they were recorded)."""
+        path = self.current_dir()
+        try:
+            return (path / ANALYZER_FILE).read_text(encoding="utf-8").strip() if path else None
+        except OSError:
+            return None
+
+    def stale(self) -> str | None:
+        """Why the live index must be rebuilt (another segmenter or rules than this process has), or None."""
+        if not self.ready():
+            return None
+        built = self.built_with()
+        if built == ANALYZER:
+            return None
+        return f"搜索索引由 {built or '未记录的分词器'} 建立，当前为 {ANALYZER}：需要重建索引（flask reindex）"
 
     def _open(self) -> index.Index:
         path = self.current_dir()
@@ -211,12 +136,13 @@ class WhooshBackend:
                 writer = ix.writer(procs=REBUILD_PROCS, multisegment=REBUILD_PROCS > 1, limitmb=REBUILD_MB)
                 try:
                     for doc in chunk:
-                        writer.add_document(**_fields_for(doc))
+                        writer.add_document(**fields_for(doc))
                     writer.commit(merge=False)
                 except BaseException:
                     writer.cancel()
                     raise
                 count += len(chunk)
+            (path / ANALYZER_FILE).write_text(ANALYZER + "\n", encoding="utf-8")
         except BaseException:
             shutil.rmtree(path, ignore_errors=True)
             raise
@@ -233,7 +159,7 @@ class WhooshBackend:
             for qid in deletes:
                 writer.delete_by_term("qid", str(qid))
             for doc in upserts:
-                writer.update_document(**_fields_for(doc))
+                writer.update_document(**fields_for(doc))
             writer.commit()
         except BaseException:
             writer.cancel()
@@ -253,7 +179,10 @@ class WhooshBackend:
             searcher = state["searcher"]
             try:
                 if not searcher.up_to_date():
-                    searcher = searcher.refresh()
+                    # Whoosh cannot refresh a searcher over an index without segments (no question published
+                    # yet: its reader has none to reuse): open a new one instead.
+                    empty = searcher.ixreader.segments() is None
+                    searcher = ix_searcher(self._open()) if empty else searcher.refresh()
             except Exception as exc:  # noqa: BLE001 - the directory vanished under us
                 self._local.state = None
                 raise IndexUnavailable(str(exc)) from exc
@@ -263,8 +192,7 @@ class WhooshBackend:
         if state is not None:
             state["searcher"].close()
             self._local.state = None
-        ix = self._open()
-        searcher = ix.searcher()
+        searcher = ix_searcher(self._open())
         version = (str(current), searcher.ixreader.generation())
         self._local.state = {"dir": current, "searcher": searcher, "checked": now, "version": version}
         return searcher, version
@@ -277,18 +205,14 @@ class WhooshBackend:
         return searcher.doc_count()
 
     @staticmethod
-    def _word_query(terms: list[str], all_words: bool, optional: list[str] = ()):
-        """(match, scored): the words on `text` (AND or OR) that decide the hits, and the same with the title's
-        words (common ones included) as a score bonus."""
-        def join(parts, kind):
-            return parts[0] if len(parts) == 1 else kind(parts)
+    def _word_query(terms: list[str], all_words: bool):
+        """The words on `text` (all or any) that decide the hits and rank them (title words weigh more in `text`).
 
-        required = [Term("text", t) for t in terms if t not in optional]
-        match = join(required, And if all_words else Or) if required else join([Term("text", t) for t in terms], Or)
-        # The bonus is looked up for every match: the title's short posting lists are cheap to skip through, a
-        # common word's list on `text` (most of the index) is not, and ranks little anyway; in the title it counts.
-        bonus = [Term("title", t) for t in terms]
-        return match, (AndMaybe(match, join(bonus, Or)) if bonus else match)
+        Every word must match, common ones too (as in FTS5 and the PostgreSQL backend): leaving words found in
+        most questions out of the match, as before, let questions without them crowd out the one asked about.
+        """
+        parts = [Term("text", t) for t in terms]
+        return parts[0] if len(parts) == 1 else (And if all_words else Or)(parts)
 
     @staticmethod
     def _filter(query: SearchQuery):
@@ -312,19 +236,13 @@ class WhooshBackend:
         self._cache.put(key, result)
         return result
 
-    def _common(self, searcher, terms: list[str]) -> list[str]:
-        """The query's boilerplate words, when it also has rarer ones."""
-        total = searcher.doc_count() or 1
-        common = [t for t in terms if searcher.doc_frequency("text", t) > COMMON_SHARE * total]
-        return common if len(common) < len(terms) else []
-
     def _search(self, searcher, query: SearchQuery) -> SearchResult:
         terms = query_terms(query.text)
         filt = self._filter(query)
         if not terms:
             base = filt if filt is not None else Every()
-            return self._run(searcher, query, (base, base), None, terms, True, sort_by_date=True)
-        words = self._word_query(terms, all_words=True, optional=self._common(searcher, terms))
+            return self._run(searcher, query, base, None, terms, True, sort_by_date=True)
+        words = self._word_query(terms, all_words=True)
         result = self._run(searcher, query, words, filt, terms, True)
         if result.total == 0:
             wider = search_terms(query.text)
@@ -332,16 +250,15 @@ class WhooshBackend:
                 result = self._run(searcher, query, self._word_query(wider, all_words=False), filt, wider, False)
         return result
 
-    def _run(self, searcher, query, words, filt, terms, all_words, sort_by_date=False) -> SearchResult:
-        match, scored = words
+    def _run(self, searcher, query, match, filt, terms, all_words, sort_by_date=False) -> SearchResult:
         # Two cheap passes beat one that scores every match: the scored search only ranks the page (Whoosh may
         # skip blocks that cannot reach it), and an unscored walk of the matching documents gives the exact
         # total and the facet counts from the department column.
         limit = query.page * query.per_page
         if sort_by_date:
-            results = searcher.search(scored, limit=limit, filter=filt, sortedby="published", reverse=True)
+            results = searcher.search(match, limit=limit, filter=filt, sortedby="published", reverse=True)
         else:
-            results = searcher.search(scored, limit=limit, filter=filt, terms=False)
+            results = searcher.search(match, limit=limit, filter=filt, terms=False)
         total, facets = self._count(searcher, And([match, filt]) if filt is not None else match)
         page_hits = results[(query.page - 1) * query.per_page : limit]
         highlight_terms = frozenset(terms) if query.highlight else frozenset()

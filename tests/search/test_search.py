@@ -214,6 +214,72 @@ def test_deleted_or_corrupt_index_recovers(search_app):
         assert backend().search(SearchQuery(text="路灯")).total == 1
 
 
+def test_an_empty_index_keeps_answering(tmp_path, monkeypatch):
+    """No question published yet: every search answers "nothing found", not 503 from the second check on."""
+    from portal.search import whoosh_backend as wb
+
+    monkeypatch.setattr(wb, "REFRESH_EVERY", 0.0)  # check for new commits on every search
+    search = wb.WhooshBackend(str(tmp_path / "idx"))
+    search.rebuild([])
+    assert [search.search(SearchQuery(text=f"路灯{n}")).total for n in range(3)] == [0, 0, 0]
+
+
+def _pretend_built_by(search, analyzer: str) -> None:
+    if search.name == "whoosh":
+        (search.current_dir() / "ANALYZER").write_text(analyzer)
+    else:
+        from sqlalchemy import text
+
+        db.session.execute(text("UPDATE search_version SET analyzer = :a"), {"a": analyzer})
+        db.session.commit()
+
+
+def test_index_built_by_another_segmenter_is_rebuilt(search_app):
+    """The index records the segmenter and rules that built it; an indexer with others rebuilds it."""
+    from portal.search.analysis import ANALYZER
+    from portal.search.indexer import rebuild_if_stale
+
+    app = search_app
+    root = app.config["SEARCH_INDEX_DIR"]
+    with app.app_context():
+        search = backend()
+        assert search.stale() is None
+        assert rebuild_if_stale(db.session, search, root) is None  # current: nothing to do
+        _pretend_built_by(search, "jieba 0.42.1; rules 1")
+        reason = search.stale()
+        assert "jieba 0.42.1" in reason and ANALYZER in reason and "flask reindex" in reason
+        assert _titles(app, "路灯")[0] == ["青石镇解放路路灯长期不亮"]  # meanwhile the old index still answers
+        assert rebuild_if_stale(db.session, search, root) == 5
+        assert search.stale() is None
+        assert _titles(app, "路灯")[0] == ["青石镇解放路路灯长期不亮"]
+
+
+def test_indexer_rebuilds_an_index_of_another_segmenter_when_it_starts(search_app):
+    import time
+
+    from portal.search.indexer import IndexerThread
+
+    app = search_app
+    with app.app_context():
+        _pretend_built_by(backend(), "jieba 0.42.1; rules 1")
+    thread = IndexerThread(app)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with app.app_context():
+                if backend().stale() is None:
+                    break
+            time.sleep(0.1)
+    finally:
+        thread.stopping.set()
+        thread.wake.set()
+        thread.join(10)
+    with app.app_context():
+        assert backend().stale() is None
+        assert backend().search(SearchQuery(text="路灯")).total == 1
+
+
 def test_fast_index_path_matches_whoosh_own(tmp_path):
     """The rebuild's shortcuts store exactly what Whoosh's own code would: the same postings and field lengths.
 
@@ -223,7 +289,7 @@ def test_fast_index_path_matches_whoosh_own(tmp_path):
     """
     from whoosh import fields, index
 
-    from portal.search import whoosh_backend as wb
+    from portal.search import whoosh_schema as wb
     from portal.search.analysis import chinese_analyzer
 
     plain = fields.TEXT(analyzer=chinese_analyzer(), phrase=False)
@@ -243,6 +309,19 @@ def test_fast_index_path_matches_whoosh_own(tmp_path):
             theirs = [wb._whoosh_doc_field_length(per_doc, n, field) for n in range(len(texts) + 1)]
             assert ours == theirs
             assert any(ours) and None in ours  # real lengths, and the empty documents' None
+
+
+def test_indexes_built_before_the_schema_moved_still_open():
+    """Whoosh pickles the field class by its import path; indexes written before the move name whoosh_backend."""
+    import pickle
+
+    from portal.search.analysis import chinese_analyzer
+    from portal.search.whoosh_schema import ChineseText
+
+    old = pickle.dumps(ChineseText(analyzer=chinese_analyzer()), protocol=0)
+    old = old.replace(b"portal.search.whoosh_schema", b"portal.search.whoosh_backend")
+    assert b"portal.search.whoosh_backend" in old
+    assert isinstance(pickle.loads(old), ChineseText)  # our own bytes
 
 
 def test_rebuild_in_several_rounds_keeps_every_document(tmp_path, monkeypatch):
@@ -268,3 +347,21 @@ def test_rebuild_in_several_rounds_keeps_every_document(tmp_path, monkeypatch):
     found = backend_.search(SearchQuery(text="路灯"))
     assert found.total == 2 and sum(found.facets.values()) == 2
     assert sorted(h.question_id for h in found.hits) == [1, 6]  # the same question from two rounds
+
+
+def test_the_worker_rebuilds_an_index_of_another_segmenter(search_app, monkeypatch):
+    """The background worker is the indexer now: its first index run rebuilds an index another segmenter built."""
+    from conftest import work
+
+    from portal import jobs
+
+    monkeypatch.setattr(jobs, "_analyzer_checked", False)
+    app = search_app
+    with app.app_context():
+        _pretend_built_by(backend(), "jieba 0.42.1; rules 1")
+        assert backend().stale() is not None
+    counts = work(app)
+    with app.app_context():
+        assert backend().stale() is None
+        assert backend().search(SearchQuery(text="路灯")).total == 1
+    assert counts.get("index_rebuilt", 0) >= 1
