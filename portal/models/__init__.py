@@ -24,11 +24,13 @@ from portal.models.watch import (
     WatchSighting,
     WatchSource,
 )
+from portal.models.watch_loop import ScreenName, WatchAnswer, WatchNote, WatchPatrol
 
 __all__ = [
     "Attachment", "AuditEntry", "Base", "Conference", "Department", "DirectoryEntry", "ExportJob", "Incident",
     "InternalNote", "Memo", "MemoItem", "Notification", "Question", "Release", "ReleaseEdition", "Reply",
     "ReplyTemplate", "Report", "SearchOutbox", "SiteState", "StaffUser", "Subscription", "Update", "UpdateEdition",
     "WatchAlertDelivery", "WatchAlertedItem", "WatchCluster", "WatchDepartmentChannel", "WatchFetchLog", "WatchItem",
-    "WatchMatch", "WatchPlan", "WatchSighting", "WatchSource",
+    "WatchMatch", "WatchPlan", "WatchSighting", "WatchSource", "ScreenName", "WatchAnswer", "WatchNote",
+    "WatchPatrol",
 ]

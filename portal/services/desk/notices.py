@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, lazyload
 
-from portal.models import Department, Notification, Question, StaffUser
+from portal.models import Department, Notification, Question, StaffUser, WatchItem
 from portal.models.desk import NOTICE_OVERDUE
 from portal.models.question import OPEN_STATES
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
@@ -21,11 +21,14 @@ from portal.timeutil import to_beijing, utcnow
 log = logging.getLogger(__name__)
 
 
-def add_notice(session: Session, department_id: int | None, question: Question | None, kind: str, message: str):
-    """Add an on-screen notice to the session (it commits with the change it announces)."""
+def add_notice(session: Session, department_id: int | None, question: Question | None, kind: str, message: str,
+               watch_item: WatchItem | None = None):
+    """Add an on-screen notice to the session (it commits with the change it announces), about a question or
+    a watched item."""
     notice = Notification(
         department_id=department_id,
         question_id=question.id if question is not None else None,
+        watch_item_id=watch_item.id if watch_item is not None else None,
         kind=kind,
         message=message,
         created_at=utcnow(),
