@@ -11,9 +11,10 @@ from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.models.question import CATEGORIES, RATINGS, STATUS_LABELS
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_SPOKESPERSON
+from portal.models.watch_loop import ITEM_STATUS_LABELS
 from portal.services import audit
 from portal.services.board import listing
-from portal.services.desk import exports, ledger, stats
+from portal.services.desk import exports, ledger, ledger_watch, stats
 from portal.timeutil import to_beijing, utcnow
 from portal.views import charts
 from portal.views.common import roles_required
@@ -25,8 +26,9 @@ LEDGER_ROLES = (ROLE_OFFICE, ROLE_ADMIN, ROLE_SPOKESPERSON)
 
 def _choices() -> dict:
     return {
-        "departments": listing.departments(db.session), "categories": CATEGORIES, "statuses": STATUS_LABELS,
-        "ratings": RATINGS,
+        "departments": listing.departments(db.session), "categories": CATEGORIES,
+        "statuses": {**STATUS_LABELS, **ITEM_STATUS_LABELS}, "ratings": RATINGS, "channels": ledger.CHANNELS,
+        "platforms": ledger_watch.platforms(db.session),
     }
 
 
