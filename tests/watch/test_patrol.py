@@ -75,3 +75,17 @@ def test_a_commentator_marks_a_source_patrolled_and_the_page_shows_the_rest(app,
         assert (patrol.source_id, patrol.found) == (mine, 0)
         assert db.session.scalar(select(AuditEntry.action).where(AuditEntry.subject_type == "watch_source")) \
             == "watch.patrolled"
+
+
+def test_watch_list_filters_by_handling_state(app, client, auth, staff):
+    from loop_helpers import make_item
+
+    with app.app_context():
+        forum = make_source(db.session, "测试县论坛", "论坛", staff.roads)
+        make_item(db.session, forum, "等待研判的帖子", datetime(2026, 11, 2, 1, tzinfo=UTC))
+        make_item(db.session, forum, "已经交办的帖子", datetime(2026, 11, 2, 2, tzinfo=UTC)).status = "assigned"
+        db.session.commit()
+    auth.login("office")
+    page = client.get("/staff/watch?status=assigned").get_data(as_text=True)
+    assert "已经交办的帖子" in page and "等待研判的帖子" not in page
+    assert "<td>待研判</td>" in client.get("/staff/watch").get_data(as_text=True)

@@ -11,6 +11,7 @@ from portal.extensions import db
 from portal.models import Department
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_RESPONDER, ROLE_SPOKESPERSON
 from portal.models.watch import PLATFORMS, REGIONS, SEVERITIES, WatchItem, WatchMatch, WatchPlan, WatchSource
+from portal.models.watch_loop import ITEM_STATUS_LABELS
 from portal.numbers import parse_positive_int
 from portal.timeutil import parse_local
 from portal.views.common import roles_required
@@ -34,6 +35,8 @@ def watch_items():
         query = query.where(WatchSource.platform == args["platform"])
     if args.get("region") in REGIONS:
         query = query.where(WatchSource.region == args["region"])
+    if args.get("status") in ITEM_STATUS_LABELS:
+        query = query.where(WatchItem.status == args["status"])
     if args.get("severity") in SEVERITIES:
         query = query.where(WatchItem.severity == args["severity"])
     dept_id = parse_positive_int(args.get("department", ""), 10**9)
@@ -59,7 +62,7 @@ def watch_items():
         "staff/watch/items.html", items=rows[:PAGE], has_more=len(rows) > PAGE, page=page, args=args, errors=errors,
         plans=list(db.session.scalars(select(WatchPlan).order_by(WatchPlan.name))),
         departments=list(db.session.scalars(select(Department).order_by(Department.name))),
-        platforms=PLATFORMS, regions=REGIONS, severities=SEVERITIES,
+        platforms=PLATFORMS, regions=REGIONS, severities=SEVERITIES, statuses=ITEM_STATUS_LABELS,
     ), (400 if errors else 200)
 
 
