@@ -165,3 +165,21 @@ def test_escalated_item_goes_on_the_existing_memo_next_to_a_question(app, client
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "涉及留言及监测信息（2 条）" in page and "解放路井盖缺失无人管" in page and "在论坛（测试县论坛）发现" in page
     assert "标记为重大舆情" in page
+
+
+def test_overdue_sweep_tells_the_department_once(app, client, auth, staff):
+    from portal.services.watch.handling import notify_overdue
+
+    item_id = _setup(app, staff)
+    auth.login("office")
+    assert _post(client, item_id, "assign", department=str(staff.roads)).status_code == 303
+    with app.app_context():
+        due = db.session.get(WatchItem, item_id).due_at
+        from datetime import timedelta
+
+        assert notify_overdue(db.session, due - timedelta(minutes=1)) == 0
+        assert notify_overdue(db.session, due + timedelta(minutes=1)) == 1
+        assert notify_overdue(db.session, due + timedelta(hours=5)) == 0
+        kinds = list(db.session.scalars(select(Notification.kind).where(Notification.watch_item_id == item_id,
+                                                                        Notification.department_id == staff.roads)))
+        assert sorted(kinds) == ["overdue", "routed"]

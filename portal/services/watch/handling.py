@@ -223,3 +223,23 @@ def add_note(session: Session, actor: StaffUser, item: WatchItem, body: str) -> 
     audit.record(session, actor, "watch.note", "watch_item", item.id, note=note.id)
     session.commit()
     return note
+
+
+def notify_overdue(session: Session, now: datetime, settings: object = None) -> int:
+    """Tell each department once about each assigned item still unanswered past its due time (the worker's step)."""
+    from sqlalchemy import select
+
+    from portal.models.desk import NOTICE_OVERDUE
+
+    overdue = list(session.scalars(select(WatchItem).where(
+        WatchItem.status == ITEM_ASSIGNED, WatchItem.due_at.is_not(None), WatchItem.due_at < now,
+        WatchItem.overdue_notified_at.is_(None)).order_by(WatchItem.id)))
+    for item in overdue:
+        who = item.department.name if item.department else "办公室"
+        message = (f"监测信息“{item.title[:60]}”（{item.source.platform} · {item.source.name}）已超过应回应时间"
+                   f"（{to_beijing(item.due_at):%Y-%m-%d %H:%M}），请尽快在平台上回应并登记。牵头：{who}。")
+        notices.add_notice(session, item.department_id, None, NOTICE_OVERDUE, message, watch_item=item)
+        item.overdue_notified_at = now
+        audit.record(session, None, "watch.overdue_notice", "watch_item", item.id, department=who)
+    session.commit()
+    return len(overdue)
