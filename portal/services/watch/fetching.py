@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -99,7 +100,13 @@ def fetch_all(requests: list[FetchRequest], settings: WatchSettings) -> list[Fet
     """Fetch every request concurrently (bounded overall and per host); results in the same order."""
     if not requests:
         return []
-    return asyncio.run(_fetch_all(requests, settings))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: no event loop in this thread
+        return asyncio.run(_fetch_all(requests, settings))
+    # Called from code that already runs an event loop in this thread (asyncio.run would refuse): own thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _fetch_all(requests, settings)).result()
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> int | None:

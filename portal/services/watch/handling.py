@@ -130,8 +130,8 @@ def assign(session: Session, actor: StaffUser, item: WatchItem, department_id: i
 
 def record_answer(session: Session, actor: StaffUser, item: WatchItem, url: str, screen_name: str,
                   answered_at: datetime | None, text: str) -> WatchAnswer:
-    """Record the answer made on the platform; the screen name must be registered there (and be the user's
-    department's, or the office's for the office)."""
+    """Record the answer made on the platform; the screen name must be registered on the item's platform (a
+    responder may use only their department's; the office records under any registered name)."""
     if not can_handle(actor, item):
         raise Forbidden("这条信息没有交办给您的部门。")
     if item.status not in (ITEM_ASSIGNED, ITEM_RESPONDED):
