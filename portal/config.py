@@ -181,6 +181,11 @@ DEFAULTS: dict[str, Any] = {
     "WATCH_ALERT_URLS": "",
     "WATCH_DIGEST_TIMES": "08:30,14:30",
     "WATCH_DIGEST_MIN_INTERVAL_MINUTES": 60,
+    # The yearly assessment (年度考核): weights of in time, well received, kept from escalating; the scores at
+    # which a department is 优秀 / 良好 / 合格; the credit of the office's grades 好 / 一般 / 差 of watched answers.
+    "ASSESS_WEIGHTS": "40,30,30",
+    "ASSESS_LEVELS": "90,80,60",
+    "ASSESS_GRADE_CREDIT": "1,0.5,0",
     # Part of every page ETag: change it (or let it default to the code and templates' fingerprint) on deploy.
     "CACHE_BUILD": "",
 }
@@ -276,6 +281,9 @@ _ENV_TYPED = {
     "WATCH_ALERT_URLS": str,
     "WATCH_DIGEST_TIMES": str,
     "WATCH_DIGEST_MIN_INTERVAL_MINUTES": int,
+    "ASSESS_WEIGHTS": str,
+    "ASSESS_LEVELS": str,
+    "ASSESS_GRADE_CREDIT": str,
 }
 
 

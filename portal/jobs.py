@@ -301,6 +301,36 @@ def _after_rollback(session: Session, transaction=None) -> None:  # noqa: ARG001
 # ---- running ------------------------------------------------------------------------------------------------
 
 
+def _watch_step(name: str, step: Callable, every_seconds: int) -> Any:
+    """Register one step of the watch (portal/services/watch/periodic.py) as a sweep: every `every_seconds`,
+    rounded to whole minutes (Huey's schedule), at least once a minute."""
+    minutes = max(1, int(every_seconds) // 60)
+    schedule = crontab(minute="*" if minutes == 1 else f"*/{minutes}")
+    key = name.replace(".", "_")
+
+    def run(app: Flask) -> dict[str, int]:
+        from portal.services.watch.settings import from_config
+
+        result = step(db.session, utcnow(), from_config(app.config))
+        if isinstance(result, int):
+            return {key: result}
+        return {f"{key}_{field}": value for field, value in vars(result or {}).items() if isinstance(value, int)}
+
+    run.__name__ = key
+    run.__doc__ = f"The watch's step {name} ({step.__module__}.{step.__name__})."
+    return periodic(schedule)(run)
+
+
+def _register_watch() -> None:
+    from portal.services.watch.periodic import PERIODIC as WATCH_STEPS
+
+    for name, step, every in WATCH_STEPS:
+        _watch_step(name, step, every)
+
+
+_register_watch()
+
+
 def run_burst(app: Flask, rounds: int = 10) -> dict[str, int]:
     """Run every sweep once, then every queued job that is due, until the queue is empty; sums their counts."""
     if _state["app"] is not app:

@@ -26,6 +26,7 @@ from portal.models.watch import (
     WatchSighting,
     WatchSource,
 )
+from portal.models.watch_loop import ScreenName, WatchAnswer, WatchNote, WatchPatrol
 
 __all__ = [
     "Attachment", "AuditEntry", "Base", "Conference", "Delivery", "Department", "DepartmentName", "DirectoryEntry",
@@ -33,5 +34,6 @@ __all__ = [
     "QuestionStep", "Release", "ReleaseEdition", "Reply",
     "ReplyTemplate", "Report", "SearchOutbox", "SiteState", "StaffUser", "Subscription", "Update", "UpdateEdition",
     "WatchAlertDelivery", "WatchAlertedItem", "WatchCluster", "WatchDepartmentChannel", "WatchFetchLog", "WatchItem",
-    "WatchMatch", "WatchPlan", "WatchSighting", "WatchSource",
+    "WatchMatch", "WatchPlan", "WatchSighting", "WatchSource", "ScreenName", "WatchAnswer", "WatchNote",
+    "WatchPatrol",
 ]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.models.base import Base, UTCDateTime
 from portal.models.question import Question
 from portal.models.staff import Department, StaffUser
+from portal.models.watch import WatchItem
 from portal.timeutil import utcnow
 
 # Departments that help the lead department (question.department_id) with a cross-department question.
@@ -75,6 +76,9 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), nullable=True)
     question_id: Mapped[int | None] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), nullable=True)
+    watch_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("watch_item.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     kind: Mapped[str] = mapped_column(String(20))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -84,6 +88,7 @@ class Notification(Base):
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     question: Mapped[Question | None] = relationship()
+    watch_item: Mapped[WatchItem | None] = relationship()
 
     @property
     def kind_label(self) -> str:
@@ -133,15 +138,20 @@ class Memo(Base):
 
 
 class MemoItem(Base):
-    """One question on a memo."""
+    """One item on a memo: a board question or a watched item (exactly one of the two)."""
 
     __tablename__ = "memo_item"
-    __table_args__ = (UniqueConstraint("memo_id", "question_id", name="uq_memo_item_memo_question"),)
+    __table_args__ = (
+        UniqueConstraint("memo_id", "question_id", name="uq_memo_item_memo_question"),
+        UniqueConstraint("memo_id", "watch_item_id", name="uq_memo_item_memo_watch_item"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     memo_id: Mapped[int] = mapped_column(ForeignKey("memo.id", ondelete="CASCADE"), index=True)
-    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"), index=True)
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("question.id"), nullable=True, index=True)
+    watch_item_id: Mapped[int | None] = mapped_column(ForeignKey("watch_item.id"), nullable=True, index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     memo: Mapped[Memo] = relationship(back_populates="items")
-    question: Mapped[Question] = relationship(lazy="joined")
+    question: Mapped[Question | None] = relationship(lazy="joined")
+    watch_item: Mapped[WatchItem | None] = relationship(lazy="joined")

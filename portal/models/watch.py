@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.models.base import Base, UTCDateTime
 from portal.models.staff import Department
 from portal.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from portal.models.watch_loop import WatchAnswer, WatchNote
 
 PLATFORMS = ("论坛", "新闻网站", "微博", "微信公众号", "短视频", "政务留言板", "其他")
 REGIONS = ("本地", "周边地区", "同行业")
@@ -128,12 +132,35 @@ class WatchItem(Base):
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     by_hand: Mapped[bool] = mapped_column(Boolean, default=False)
     snapshot: Mapped[str] = mapped_column(Text, default="")  # evidence text of a page pasted by hand
+    # Handling (models/watch_loop.py): the same states and clock as a question.
+    status: Mapped[str] = mapped_column(String(12), default="pending", server_default="pending", index=True)
+    dismiss_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # the first answer
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    grade: Mapped[str] = mapped_column(String(4), default="", server_default="")  # 好 / 一般 / 差
+    major_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # when it became 重大
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # found deleted
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     source: Mapped[WatchSource] = relationship(lazy="joined")
     department: Mapped[Department | None] = relationship()
     cluster: Mapped[WatchCluster | None] = relationship(back_populates="items")
     sightings: Mapped[list[WatchSighting]] = relationship(back_populates="item", order_by="WatchSighting.seen_at")
     matches: Mapped[list[WatchMatch]] = relationship(back_populates="item")
+    co_departments: Mapped[list[Department]] = relationship(
+        secondary="watch_item_codepartment", lazy="selectin", order_by="Department.id"
+    )
+    answers: Mapped[list[WatchAnswer]] = relationship(order_by="WatchAnswer.answered_at", lazy="selectin")
+    notes: Mapped[list[WatchNote]] = relationship(order_by="WatchNote.created_at")
+
+    @property
+    def status_label(self) -> str:
+        from portal.models.watch_loop import ITEM_STATUS_LABELS
+
+        return ITEM_STATUS_LABELS.get(self.status, self.status)
 
 
 class WatchSighting(Base):

@@ -86,3 +86,13 @@ def rate_lines(months: list[Figures]) -> Markup:
         ("按时率", "#1a7f37", [f.on_time_rate for f in months]),
         ("满意率", "#0b57d0", [f.satisfaction_rate for f in months]),
     ], 1.0, lambda v: f"{v * 100:.0f}%")
+
+
+def channel_lines(board: list[Figures], watched: list[Figures]) -> Markup:
+    """Answers per month on the board and on other platforms (stories), and both together."""
+    top = float(max([b.answered + w.answered for b, w in zip(board, watched, strict=True)] + [1]))
+    return _lines("各月回应数（本站留言与其他平台）", board, [
+        ("合计", "#24292f", [float(b.answered + w.answered) for b, w in zip(board, watched, strict=True)]),
+        ("本站留言", "#0b57d0", [float(b.answered) for b in board]),
+        ("其他平台", "#9f1d20", [float(w.answered) for w in watched]),
+    ], top, lambda v: f"{v:.0f}")

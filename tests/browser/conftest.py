@@ -48,6 +48,7 @@ class Site:
     passwords: dict[str, str]
     log: Path
     state: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)  # the server's environment, for a test that adds its own data
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -121,7 +122,7 @@ def site(database_template, tmp_path_factory):
     _flask(env, "index-worker", "--once")
     log_path = workdir / "gunicorn.log"
     with gunicorn(env, log_path) as base, worker(env, workdir / "worker.log"):
-        yield Site(base=base, passwords=passwords, log=log_path)
+        yield Site(base=base, passwords=passwords, log=log_path, env=env)
 
 
 @pytest.fixture(scope="session")

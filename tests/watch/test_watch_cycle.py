@@ -179,3 +179,21 @@ def test_major_plan_pushes_one_alert_then_digest_tells_the_rest(app, runner, sta
             assert alerts.send_digests(db.session, later, settings) == 0
             assert db.session.scalar(select(func.count(WatchAlertDelivery.id))) == 2
             assert {d.status for d in db.session.scalars(select(WatchAlertDelivery))} == {"sent"}
+
+
+def test_the_background_worker_fetches_and_pushes_the_alert_with_no_command_run(app, runner, staff, tmp_path):
+    """The worker schedules the watch's steps itself: one burst fetches the due sources and pushes the 重大 alert."""
+    from conftest import work
+
+    with feed_server() as server:
+        hook = f"json://127.0.0.1:{server.base.rsplit(':', 1)[1]}/hook"
+        setup_watch(app, runner, server, tmp_path, [
+            {"name": "停水", "any": ["停水"], "must": [], "exclude": [], "severity": "重大", "alert": [hook]},
+        ])
+        counts = work(app)
+        assert counts.get("watch_fetch_new_items") == 5, counts
+        assert len(server.posts) == 1 and "停水" in server.posts[0]["json"]["title"]
+        work(app)
+        assert len(server.posts) == 1  # never pushed twice
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(WatchItem)) == 5

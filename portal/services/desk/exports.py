@@ -28,6 +28,7 @@ from portal.models.export import (
     EXPORT_RUNNING,
 )
 from portal.models.question import RATINGS, STATUS_LABELS
+from portal.models.watch_loop import ITEM_STATUS_LABELS
 from portal.services import audit
 from portal.services.desk import ledger
 from portal.timeutil import to_beijing, utcnow
@@ -119,7 +120,7 @@ def status(job: ExportJob, keep_hours: int) -> dict:
 
 FILTER_LABELS = {
     "since": "收到日期起", "until": "收到日期止", "department": "部门", "category": "类别", "status": "状态",
-    "rating": "满意度", "major": "只看重大舆情",
+    "rating": "满意度", "major": "只看重大舆情", "channel": "渠道", "platform": "平台",
 }
 
 
@@ -135,7 +136,7 @@ def describe_filters(session: Session, job: ExportJob) -> list[tuple[str, str]]:
             dept = session.get(Department, int(value)) if value.isdigit() else None
             value = dept.name if dept else value
         elif key == "status":
-            value = STATUS_LABELS.get(value, value)
+            value = STATUS_LABELS.get(value) or ITEM_STATUS_LABELS.get(value, value)
         elif key == "rating":
             value = "未评价" if value == "none" else RATINGS.get(value, value)
         elif key == "major":

@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, false, func, select
 from sqlalchemy.orm import Session
 
 from portal import sheets
+from portal import text as door
 from portal.errors import ValidationFailed
 from portal.models import Department, Question
 from portal.models.desk import question_codepartment
 from portal.models.question import RATINGS, STATUS_LABELS
+from portal.models.watch import PLATFORMS
+from portal.models.watch_loop import ITEM_STATUS_LABELS
 from portal.numbers import parse_positive_int
 from portal.services.board import listing
+from portal.services.desk import ledger_watch
 from portal.sheets import ID, NUMBER, TIME, Column
 
 COLUMNS = (
     Column("留言编号", ID), Column("标题"), Column("类别"), Column("牵头部门"), Column("协办部门"), Column("状态"),
     Column("收到时间", TIME), Column("转交时间", TIME), Column("答复时间", TIME), Column("公开时间", TIME),
     Column("应答复时间", TIME), Column("是否按时"), Column("用时（小时）", NUMBER), Column("满意度"),
-    Column("重大舆情"), Column("合并至", ID),
+    Column("重大舆情"), Column("合并至", ID), Column("渠道"), Column("平台"),
 )
 HEADERS = tuple(c.header for c in COLUMNS)
-FILTER_NAMES = ("since", "until", "department", "category", "status", "rating", "major", "page")
+FILTER_NAMES = ("since", "until", "department", "category", "status", "rating", "major", "channel", "platform",
+                "page")
+CHANNELS = (ledger_watch.BOARD_CHANNEL, *PLATFORMS)
 PAGE_SIZE = 100
 FETCH_CHUNK = 500
 
@@ -38,6 +47,8 @@ class LedgerFilters(listing.ItemFilters):
     status: str | None = None
     rating: str | None = None
     major: bool = False
+    channel: str | None = None
+    platform: str | None = None
     page: int = 1
 
 
@@ -47,7 +58,7 @@ def parse_ledger_filters(session: Session, args: Mapping[str, str]) -> LedgerFil
     reasons: dict[str, str] = {}
     listing.parse_item_filters(session, out, reasons)
     if out.raw["status"]:
-        if out.raw["status"] in STATUS_LABELS:
+        if out.raw["status"] in STATUS_LABELS or out.raw["status"] in ITEM_STATUS_LABELS:
             out.status = out.raw["status"]
         else:
             reasons["status"] = "没有这个办理状态。"
@@ -57,6 +68,12 @@ def parse_ledger_filters(session: Session, args: Mapping[str, str]) -> LedgerFil
         else:
             reasons["rating"] = "满意度应为满意、基本满意、不满意或未评价。"
     out.major = out.raw["major"] in ("1", "on", "true")
+    if out.raw["channel"]:
+        if out.raw["channel"] in CHANNELS:
+            out.channel = out.raw["channel"]
+        else:
+            reasons["channel"] = "没有这个渠道。"
+    out.platform = door.clean_line(out.raw["platform"]) or None
     if out.raw["page"]:
         page = parse_positive_int(out.raw["page"], 99999)
         if page is None:
@@ -83,6 +100,10 @@ def _statement(filters: LedgerFilters) -> Select:
         stmt = stmt.where(Question.rating == filters.rating)
     if filters.major:
         stmt = stmt.where(Question.is_major.is_(True))
+    if (filters.channel and filters.channel != ledger_watch.BOARD_CHANNEL) or (
+        filters.platform and filters.platform != ledger_watch.BOARD_PLATFORM
+    ) or (filters.status and filters.status not in STATUS_LABELS):
+        stmt = stmt.where(false())
     return stmt.order_by(Question.received_at, Question.id)
 
 
@@ -98,44 +119,53 @@ def _co_departments(session: Session) -> dict[int, list[str]]:
     return out
 
 
-def _row(r, co: dict[int, list[str]], numbers: dict[int, str]) -> list[sheets.Value]:
+def _row(r, co: dict[int, list[str]], numbers: dict[int, str]) -> tuple[datetime, int, list[sheets.Value]]:
     answered = r.published_at
     on_time = "" if answered is None or r.due_at is None else ("是" if answered <= r.due_at else "否")
     hours = None if answered is None else round((answered - r.received_at).total_seconds() / 3600, 1)
-    return [
+    cells = [
         r.number or "", r.title, r.category or "", r.name or "", "、".join(co.get(r.id, [])),
         STATUS_LABELS.get(r.status, r.status), r.received_at, r.routed_at, r.answered_at,
         r.published_at, r.due_at, on_time, hours, RATINGS.get(r.rating, "") if r.rating else "",
         "是" if r.is_major else "", numbers.get(r.duplicate_of_id, "") if r.duplicate_of_id else "",
+        ledger_watch.BOARD_CHANNEL, ledger_watch.BOARD_PLATFORM,
     ]
+    return r.received_at, 0, cells
 
 
-def rows(session: Session, filters: LedgerFilters, limit: int) -> Iterator[list[sheets.Value]]:
-    """The ledger's rows as typed cells (times, hours as a number, text), fetched in chunks (never all in
-    memory), at most `limit` of them."""
+def _merged(session: Session, filters: LedgerFilters, limit: int) -> Iterator[list[sheets.Value]]:
+    """Both channels' rows merged by received / first-seen time, each side fetched in chunks."""
     co = _co_departments(session)
     merged = select(Question.duplicate_of_id).where(Question.duplicate_of_id.is_not(None))
     numbers = dict(session.execute(select(Question.id, Question.number).where(Question.id.in_(merged))).all())
-    result = session.execute(_statement(filters).limit(limit).execution_options(yield_per=FETCH_CHUNK))
-    for r in result:
-        yield _row(r, co, numbers)
+    board = (_row(r, co, numbers) for r in session.execute(
+        _statement(filters).limit(limit).execution_options(yield_per=FETCH_CHUNK)))
+    watch_co = ledger_watch.co_departments(session) if ledger_watch.wants_watch(filters) else {}
+    watched = (ledger_watch.row(r, watch_co) for r in session.execute(
+        ledger_watch.statement(filters).limit(limit).execution_options(yield_per=FETCH_CHUNK)))
+    for n, (_at, _side, cells) in enumerate(heapq.merge(board, watched, key=lambda t: (t[0], t[1]))):
+        if n >= limit:
+            return
+        yield cells
+
+
+def rows(session: Session, filters: LedgerFilters, limit: int) -> Iterator[list[sheets.Value]]:
+    """The ledger's rows (both channels) as typed cells (times, hours as a number, text), fetched in chunks (never
+    all in memory), at most `limit` of them."""
+    yield from _merged(session, filters, limit)
 
 
 def page(session: Session, filters: LedgerFilters) -> tuple[list[list[str]], bool]:
     """One page of the ledger for the screen (text cells), and whether there is a next page."""
-    stmt = _statement(filters).limit(PAGE_SIZE + 1).offset((filters.page - 1) * PAGE_SIZE)
-    co = _co_departments(session)
-    found = session.execute(stmt).all()
-    ids = [r.duplicate_of_id for r in found if r.duplicate_of_id]
-    numbers = dict(session.execute(select(Question.id, Question.number).where(Question.id.in_(ids))).all())
-    out = [sheets.text_row(COLUMNS, _row(r, co, numbers)) for r in found[:PAGE_SIZE]]
-    return out, len(found) > PAGE_SIZE
+    offset = (filters.page - 1) * PAGE_SIZE
+    found = list(itertools.islice(_merged(session, filters, offset + PAGE_SIZE + 1), offset, None))
+    return [sheets.text_row(COLUMNS, row) for row in found[:PAGE_SIZE]], len(found) > PAGE_SIZE
 
 
 def count(session: Session, filters: LedgerFilters) -> int:
-    """How many items match the filters (before any export cap)."""
+    """How many items of both channels match the filters (before any export cap)."""
     stmt = _statement(filters).order_by(None).subquery()
-    return int(session.scalar(select(func.count()).select_from(stmt)) or 0)
+    return int(session.scalar(select(func.count()).select_from(stmt)) or 0) + ledger_watch.count(session, filters)
 
 
 def cap_note(limit: int) -> str:

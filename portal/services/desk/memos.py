@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from portal import text as door
 from portal.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
-from portal.models import AuditEntry, Department, Memo, MemoItem, Question, StaffUser
+from portal.models import AuditEntry, Department, Memo, MemoItem, Question, StaffUser, WatchItem
 from portal.models.desk import MEMO_DONE, MEMO_DRAFT, MEMO_NEXT, MEMO_SENT
 from portal.models.staff import ROLE_OFFICE
 from portal.services import audit
@@ -35,6 +35,11 @@ TIMELINE_LABELS = {
     "question.hidden": "从留言板隐藏",
     "question.rated": "网民评价",
     "memo.created": "列入抄告单",
+    "watch.assigned": "办公室交办",
+    "watch.answered": "在平台上回应",
+    "watch.major": "标记为重大舆情",
+    "watch.closed": "办结",
+    "watch.gone": "发现原帖或回应已删除",
 }
 
 
@@ -60,8 +65,10 @@ def create_memo(
     department_id: int | None,
     summary: str,
     suggestion: str,
+    watch_item_ids: list[int] | None = None,
 ) -> Memo:
-    """A new memo about one or several related questions; they are marked major. Numbered 〔year〕第N号."""
+    """A new memo about related questions and watched items (at least one of either); they are marked major.
+    Numbered 〔year〕第N号."""
     if actor.role != ROLE_OFFICE:
         raise Forbidden("只有办公室可以制作抄告单。")
     reasons: dict[str, str] = {}
@@ -75,11 +82,13 @@ def create_memo(
     if door.is_blank(suggestion) or len(suggestion) > TEXT_MAX:
         reasons["suggestion"] = f"请填写处置建议（不超过 {TEXT_MAX} 个字）。"
     ids = list(dict.fromkeys(question_ids))
+    wids = list(dict.fromkeys(watch_item_ids or []))
     found = list(session.scalars(select(Question).where(Question.id.in_(ids)))) if ids else []
-    if not ids or len(found) != len(ids):
-        reasons["questions"] = "请至少选择一条留言（所选留言须存在）。"
-    elif len(ids) > ITEMS_MAX:
-        reasons["questions"] = f"一份抄告单最多 {ITEMS_MAX} 条留言。"
+    watched = list(session.scalars(select(WatchItem).where(WatchItem.id.in_(wids)))) if wids else []
+    if (not ids and not wids) or len(found) != len(ids) or len(watched) != len(wids):
+        reasons["questions"] = "请至少选择一条留言或监测信息（所选条目须存在）。"
+    elif len(ids) + len(wids) > ITEMS_MAX:
+        reasons["questions"] = f"一份抄告单最多 {ITEMS_MAX} 条。"
     if department_id is not None and session.get(Department, department_id) is None:
         reasons["department"] = "没有这个部门。"
     if reasons:
@@ -92,7 +101,9 @@ def create_memo(
             year=year, seq=next_seq(session, year), title=title, department_id=department_id, summary=summary,
             suggestion=suggestion, status=MEMO_DRAFT, created_by_id=actor.id, created_at=now,
         )
-        memo.items = [MemoItem(question_id=qid, position=i) for i, qid in enumerate(ids)]
+        memo.items = [MemoItem(question_id=qid, position=i) for i, qid in enumerate(ids)] + [
+            MemoItem(watch_item_id=wid, position=len(ids) + i) for i, wid in enumerate(wids)
+        ]
         session.add(memo)
         try:
             session.flush()
@@ -108,7 +119,14 @@ def create_memo(
             question.is_major = True
             audit.record(session, actor, "question.major", "question", qid, memo=memo.number)
         audit.record(session, actor, "memo.created", "question", qid, memo=memo.number)
-    audit.record(session, actor, "memo.created", "memo", memo.id, number=memo.number, items=len(ids))
+    for item in watched:
+        if item.severity != "重大":  # the same step as watch.handling.mark_major (desk may not import watch)
+            item.severity = "重大"
+            item.major_at = now
+            audit.record(session, actor, "watch.major", "watch_item", item.id, memo=memo.number,
+                         after_assignment=item.assigned_at is not None)
+        audit.record(session, actor, "memo.created", "watch_item", item.id, memo=memo.number)
+    audit.record(session, actor, "memo.created", "memo", memo.id, number=memo.number, items=len(ids) + len(wids))
     session.commit()
     return memo
 
@@ -145,11 +163,12 @@ def list_memos(session: Session, status: str | None = None) -> list[Memo]:
     return list(session.scalars(stmt.order_by(Memo.year.desc(), Memo.seq.desc()).limit(500)))
 
 
-def timeline(session: Session, question: Question) -> list[TimelineEntry]:
-    """The question's history in words, from the audit log."""
+def timeline(session: Session, question: Question | WatchItem) -> list[TimelineEntry]:
+    """The history of a question or a watched item in words, from the audit log."""
+    kind = "watch_item" if isinstance(question, WatchItem) else "question"
     entries = session.scalars(
         select(AuditEntry)
-        .where(AuditEntry.subject_type == "question", AuditEntry.subject_id == question.id)
+        .where(AuditEntry.subject_type == kind, AuditEntry.subject_id == question.id)
         .order_by(AuditEntry.at, AuditEntry.id)
     )
     out = []
@@ -157,6 +176,10 @@ def timeline(session: Session, question: Question) -> list[TimelineEntry]:
         if e.action in TIMELINE_LABELS:
             out.append(TimelineEntry(to_beijing(e.at).strftime("%m-%d %H:%M"), TIMELINE_LABELS[e.action],
                                      e.actor_name or "系统"))
-    if not out:
+    if isinstance(question, WatchItem):
+        first = TimelineEntry(to_beijing(question.first_seen_at).strftime("%m-%d %H:%M"),
+                              f"在{question.source.platform}（{question.source.name}）发现", "监测")
+        out.insert(0, first)
+    elif not out:
         out.append(TimelineEntry(to_beijing(question.received_at).strftime("%m-%d %H:%M"), "网民留言", "网民"))
     return out

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, lazyload
 
-from portal.models import Delivery, Department, Notification, Question, StaffUser
+from portal.models import Delivery, Department, Notification, Question, StaffUser, WatchItem
 from portal.models.delivery import BOUNCED, CHANNEL_MAIL, FAILED, QUEUED, SENT, SUBJECT_NOTICE
 from portal.models.desk import NOTICE_OVERDUE
 from portal.models.question import OPEN_STATES
@@ -28,12 +28,14 @@ log = logging.getLogger(__name__)
 
 
 def add_notice(session: Session, department_id: int | None, question: Question | None, kind: str, message: str,
-               mail: bool = True):
-    """Add an on-screen notice and (with `mail`) one mail delivery per recipient; they commit with the change."""
+               mail: bool = True, watch_item: WatchItem | None = None):
+    """Add an on-screen notice about a question or a watched item and (with `mail`) one mail delivery per
+    recipient; they commit with the change they announce."""
     now = utcnow()
     notice = Notification(
         department_id=department_id,
         question_id=question.id if question is not None else None,
+        watch_item_id=watch_item.id if watch_item is not None else None,
         kind=kind,
         message=message,
         created_at=now,

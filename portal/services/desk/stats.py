@@ -179,12 +179,31 @@ def summary_text(session: Session, month: str, office_name: str) -> str:
         lines.append(f"| {f.name} | {f.received} | {f.answered} | {percent(f.reply_rate)} | "
                      f"{percent(f.on_time_rate)} | {f.extended} | {hours_text(f.median_hours)} | "
                      f"{percent(f.satisfaction_rate)} |")
-    lines += ["", "## 三、重大舆情及抄告情况", ""]
+    lines += _watch_lines(session, month)
+    lines += ["", "## 四、重大舆情及抄告情况", ""]
     if memos:
         for memo in memos:
             dept = memo.department.name if memo.department else "（未指定）"
             lines.append(f"- {memo.number} {memo.title}（{dept}，{memo.status_label}，涉及留言 {len(memo.items)} 条）")
     else:
         lines.append("本月无重大舆情抄告。")
-    lines += ["", "## 四、存在的问题", "", "（待填写）", "", "## 五、下步工作", "", "（待填写）", ""]
+    lines += ["", "## 五、存在的问题", "", "（待填写）", "", "## 六、下步工作", "", "（待填写）", ""]
     return "\n".join(lines)
+
+
+def _watch_lines(session: Session, month: str) -> list[str]:
+    """The summary's part on watched items (other platforms): stories counted once, then per platform."""
+    from portal.services.desk.channels import month_figures  # channels builds on this module
+
+    w = month_figures(session, month)
+    t = w.total
+    lines = [
+        "", "## 三、其他平台舆情回应情况", "",
+        f"本月在其他平台发现并交办需回应的舆情 {t.received} 起（同一事件多平台转载计为一起），已回应 {t.answered} 起，"
+        f"按时回应率 {percent(t.on_time_rate)}，回应用时中位数 {hours_text(t.median_hours)} 小时。", "",
+        "| 平台 | 事件 | 已回应 | 按时率 | 用时中位数（小时） |", "|---|---|---|---|---|",
+    ]
+    for f in w.platforms:
+        lines.append(f"| {f.name} | {f.received} | {f.answered} | {percent(f.on_time_rate)} | "
+                     f"{hours_text(f.median_hours)} |")
+    return lines

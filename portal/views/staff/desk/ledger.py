@@ -11,9 +11,10 @@ from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.models.question import CATEGORIES, RATINGS, STATUS_LABELS
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_SPOKESPERSON
+from portal.models.watch_loop import ITEM_STATUS_LABELS
 from portal.services import audit
 from portal.services.board import listing
-from portal.services.desk import exports, ledger, stats
+from portal.services.desk import channels, exports, ledger, ledger_watch, stats
 from portal.timeutil import to_beijing, utcnow
 from portal.views import charts
 from portal.views.common import roles_required
@@ -25,8 +26,9 @@ LEDGER_ROLES = (ROLE_OFFICE, ROLE_ADMIN, ROLE_SPOKESPERSON)
 
 def _choices() -> dict:
     return {
-        "departments": listing.departments(db.session), "categories": CATEGORIES, "statuses": STATUS_LABELS,
-        "ratings": RATINGS,
+        "departments": listing.departments(db.session), "categories": CATEGORIES,
+        "statuses": {**STATUS_LABELS, **ITEM_STATUS_LABELS}, "ratings": RATINGS, "channels": ledger.CHANNELS,
+        "platforms": ledger_watch.platforms(db.session),
     }
 
 
@@ -108,8 +110,10 @@ def staff_stats():
                                message=exc.reasons["month"]), 400
     figures = stats.month_stats(db.session, month)
     months = stats.trend(db.session, stats.add_months(month, -11), month)
+    watch_months = channels.trend(db.session, stats.add_months(month, -11), month)
     return render_template(
-        "staff/desk/stats.html", month=month, figures=figures, months=months,
+        "staff/desk/stats.html", month=month, figures=figures, months=months, watched=channels.month_figures(
+            db.session, month), watch_months=watch_months, channel_chart=charts.channel_lines(months, watch_months),
         dept_chart=charts.department_bars(figures), trend_chart=charts.trend_lines(months),
         rate_chart=charts.rate_lines(months), pct=stats.percent, hrs=stats.hours_text, user=current_user,
     )
@@ -127,3 +131,7 @@ def stats_summary():
     text = stats.summary_text(db.session, month, current_app.config["OFFICE_NAME"])
     return Response(text, mimetype="text/markdown",
                     headers={"Content-Disposition": f'attachment; filename="summary-{month}.md"'})
+
+
+# The yearly assessment sits next to the statistics it builds on.
+from portal.views.staff.desk import assessment as _assessment  # noqa: E402, F401

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal.errors import NotFound, PortalError, ValidationFailed
 from portal.extensions import db
-from portal.models import Question
+from portal.models import Question, WatchItem
 from portal.models.desk import MEMO_STATUS_LABELS
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_SPOKESPERSON
 from portal.numbers import parse_positive_int
@@ -42,6 +42,13 @@ def _candidates() -> list[Question]:
     ))
 
 
+def _watch_candidates() -> list[WatchItem]:
+    """Watched items the office may put on a memo: major ones and those still being handled."""
+    return list(db.session.scalars(
+        select(WatchItem).where(WatchItem.severity == "重大").order_by(WatchItem.first_seen_at.desc()).limit(200)
+    ))
+
+
 @bp.get("/memos")
 @roles_required(*READERS)
 def memo_list():
@@ -50,7 +57,7 @@ def memo_list():
     status = status if status in MEMO_STATUS_LABELS else None
     return render_template("staff/desk/memos.html", memos=memos.list_memos(db.session, status), status=status,
                            labels=MEMO_STATUS_LABELS, form=_form(), candidates=_candidates(), errors=[],
-                           chosen=set())
+                           chosen=set(), watch_candidates=_watch_candidates(), watch_chosen=set())
 
 
 @bp.post("/memos")
@@ -59,13 +66,14 @@ def memo_create():
     """Create a numbered memo about the chosen (related) questions."""
     form = _form(formdata=True)
     ids = [i for i in (parse_positive_int(v, 10**9) for v in request.form.getlist("ids")[:100]) if i]
+    wids = [i for i in (parse_positive_int(v, 10**9) for v in request.form.getlist("watch_ids")[:100]) if i]
     errors: list[str] = []
     if form.validate():
         try:
             memo = memos.create_memo(
                 db.session, current_user, ids, form.title.data or "",
                 parse_positive_int(form.department.data or "", 10**9), form.summary.data or "",
-                form.suggestion.data or "",
+                form.suggestion.data or "", watch_item_ids=wids,
             )
         except ValidationFailed as exc:
             db.session.rollback()
@@ -77,7 +85,7 @@ def memo_create():
             return redirect(url_for("staff.memo_detail", memo_id=memo.id), 303)
     return render_template("staff/desk/memos.html", memos=memos.list_memos(db.session), status=None,
                            labels=MEMO_STATUS_LABELS, form=form, candidates=_candidates(), errors=errors,
-                           chosen=set(ids)), 400
+                           chosen=set(ids), watch_candidates=_watch_candidates(), watch_chosen=set(wids)), 400
 
 
 @bp.get("/memos/<int:memo_id>")
@@ -85,7 +93,7 @@ def memo_create():
 def memo_detail(memo_id: int):
     """The memo as a printable A4 page: items, their timelines, department, suggestion, sign-off fields."""
     memo = _memo(memo_id)
-    timelines = {item.question_id: memos.timeline(db.session, item.question) for item in memo.items}
+    timelines = {item.id: memos.timeline(db.session, item.question or item.watch_item) for item in memo.items}
     return render_template("staff/desk/memo.html", memo=memo, timelines=timelines, form=CsrfForm(formdata=None))
 
 

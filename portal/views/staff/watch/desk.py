@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, render_template, request
+from flask import render_template, request
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Department
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_RESPONDER, ROLE_SPOKESPERSON
 from portal.models.watch import PLATFORMS, REGIONS, SEVERITIES, WatchItem, WatchMatch, WatchPlan, WatchSource
+from portal.models.watch_loop import ITEM_STATUS_LABELS
 from portal.numbers import parse_positive_int
-from portal.services.watch.items import cluster_platforms
 from portal.timeutil import parse_local
 from portal.views.common import roles_required
 from portal.views.staff import bp
@@ -35,6 +35,8 @@ def watch_items():
         query = query.where(WatchSource.platform == args["platform"])
     if args.get("region") in REGIONS:
         query = query.where(WatchSource.region == args["region"])
+    if args.get("status") in ITEM_STATUS_LABELS:
+        query = query.where(WatchItem.status == args["status"])
     if args.get("severity") in SEVERITIES:
         query = query.where(WatchItem.severity == args["severity"])
     dept_id = parse_positive_int(args.get("department", ""), 10**9)
@@ -60,16 +62,9 @@ def watch_items():
         "staff/watch/items.html", items=rows[:PAGE], has_more=len(rows) > PAGE, page=page, args=args, errors=errors,
         plans=list(db.session.scalars(select(WatchPlan).order_by(WatchPlan.name))),
         departments=list(db.session.scalars(select(Department).order_by(Department.name))),
-        platforms=PLATFORMS, regions=REGIONS, severities=SEVERITIES,
+        platforms=PLATFORMS, regions=REGIONS, severities=SEVERITIES, statuses=ITEM_STATUS_LABELS,
     ), (400 if errors else 200)
 
 
-@bp.get("/watch/items/<int:item_id>")
-@roles_required(*READERS)
-def watch_item(item_id: int):
-    """One item: its text, the plans it matched, and every platform where its story appeared."""
-    item = db.session.get(WatchItem, item_id)
-    if item is None:
-        abort(404)
-    spread = cluster_platforms(item.cluster) if item.cluster else []
-    return render_template("staff/watch/item.html", item=item, spread=spread)
+# Handling an item, the patrol and the screen-name registry register their routes on the same blueprint.
+from portal.views.staff.watch import handling, patrol, screen_names  # noqa: E402, F401
