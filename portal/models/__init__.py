@@ -15,6 +15,7 @@ from portal.models.subscription import Subscription
 from portal.models.watch import (
     WatchAlertDelivery,
     WatchAlertedItem,
+    WatchCapture,
     WatchCluster,
     WatchDepartmentChannel,
     WatchFetchLog,
@@ -29,6 +30,6 @@ __all__ = [
     "Attachment", "AuditEntry", "Base", "Conference", "Department", "DirectoryEntry", "ExportJob", "Incident",
     "InternalNote", "Memo", "MemoItem", "Notification", "Question", "Release", "ReleaseEdition", "Reply",
     "ReplyTemplate", "Report", "SearchOutbox", "SiteState", "StaffUser", "Subscription", "Update", "UpdateEdition",
-    "WatchAlertDelivery", "WatchAlertedItem", "WatchCluster", "WatchDepartmentChannel", "WatchFetchLog", "WatchItem",
-    "WatchMatch", "WatchPlan", "WatchSighting", "WatchSource",
+    "WatchAlertDelivery", "WatchAlertedItem", "WatchCapture", "WatchCluster", "WatchDepartmentChannel",
+    "WatchFetchLog", "WatchItem", "WatchMatch", "WatchPlan", "WatchSighting", "WatchSource",
 ]

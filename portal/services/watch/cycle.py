@@ -180,16 +180,24 @@ def run_cycle(session: Session, sources: list[WatchSource], now: datetime, setti
         new_items.extend(new)
     summary.new_items = len(new_items)
     summary.new_item_ids = [i.id for i in new_items]
-    # Items stored by a cycle that stopped before this step (a crash, a killed worker) are taken up here too.
-    waiting = list(session.scalars(select(WatchItem).where(WatchItem.cluster_id.is_(None)).order_by(WatchItem.id)))
-    if waiting:
-        index = item_store.load_cluster_index(session, now, settings.cluster_threshold, settings.cluster_window_days)
-        item_store.assign_clusters(session, waiting, index)
-        matches = plans.apply_plans(session, waiting, plans.build_matcher(session), now)
-        summary.matches = len(matches)
-        session.commit()
-        alerts.queue_immediate(session, matches, now, settings)
+    summary.matches = settle_waiting(session, now, settings)
     return summary
+
+
+def settle_waiting(session: Session, now: datetime, settings: WatchSettings) -> int:
+    """Cluster the items not in a story yet, match them against the plans, queue the pushes; returns the matches.
+
+    Items stored by a cycle that stopped before this step (a crash, a killed worker) are taken up here too.
+    """
+    waiting = list(session.scalars(select(WatchItem).where(WatchItem.cluster_id.is_(None)).order_by(WatchItem.id)))
+    if not waiting:
+        return 0
+    index = item_store.load_cluster_index(session, now, settings.cluster_threshold, settings.cluster_window_days)
+    item_store.assign_clusters(session, waiting, index)
+    matches = plans.apply_plans(session, waiting, plans.build_matcher(session), now)
+    session.commit()
+    alerts.queue_immediate(session, matches, now, settings)
+    return len(matches)
 
 
 def run_due_fetches(session: Session, now: datetime, settings: WatchSettings, everything: bool = False) -> CycleSummary:

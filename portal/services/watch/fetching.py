@@ -25,6 +25,7 @@ class FetchRequest:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    accept: str | None = None  # None: feeds
 
 
 @dataclass
@@ -49,7 +50,7 @@ async def _fetch_one(client: httpx.AsyncClient, req: FetchRequest, settings: Wat
                      limit: asyncio.Semaphore, hosts: dict[str, asyncio.Semaphore]) -> FetchResult:
     host = urlsplit(req.url).netloc.lower()
     per_host = hosts.setdefault(host, asyncio.Semaphore(settings.per_host))
-    headers = {}
+    headers = {"Accept": req.accept} if req.accept else {}
     if req.etag:
         headers["If-None-Match"] = req.etag
     if req.last_modified:

@@ -10,7 +10,16 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Department
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_RESPONDER, ROLE_SPOKESPERSON
-from portal.models.watch import PLATFORMS, REGIONS, SEVERITIES, WatchItem, WatchMatch, WatchPlan, WatchSource
+from portal.models.watch import (
+    PLATFORMS,
+    REGIONS,
+    SEVERITIES,
+    WatchCapture,
+    WatchItem,
+    WatchMatch,
+    WatchPlan,
+    WatchSource,
+)
 from portal.numbers import parse_positive_int
 from portal.services.watch.items import cluster_platforms
 from portal.timeutil import parse_local
@@ -72,4 +81,6 @@ def watch_item(item_id: int):
     if item is None:
         abort(404)
     spread = cluster_platforms(item.cluster) if item.cluster else []
-    return render_template("staff/watch/item.html", item=item, spread=spread)
+    captures = list(db.session.scalars(select(WatchCapture).where(WatchCapture.item_id == item.id)
+                                       .order_by(WatchCapture.created_at)))
+    return render_template("staff/watch/item.html", item=item, spread=spread, captures=captures)
