@@ -84,6 +84,7 @@ def test_pasted_gbk_page_becomes_a_matched_item_with_a_snapshot(app, runner, sta
             item = db.session.scalar(select(WatchItem))
             capture = db.session.scalar(select(WatchCapture))
             assert item.by_hand and capture.item_id == item.id and capture.status == "done"
+            assert capture.last_error == ""  # read by the charset its <meta> declares, not guessed
             assert GBK_TITLE in item.title  # decoded right: 堃 is not in GB2312
             assert GBK_BODY[:40] in item.text and "Powered by Discuz" not in item.text
             assert "Powered by Discuz" in item.snapshot  # the snapshot keeps the whole page as evidence
