@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -100,7 +101,14 @@ def fetch_all(requests: list[FetchRequest], settings: WatchSettings) -> list[Fet
     """Fetch every request concurrently (bounded overall and per host); results in the same order."""
     if not requests:
         return []
-    return asyncio.run(_fetch_all(requests, settings))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: the worker, a command
+        return asyncio.run(_fetch_all(requests, settings))
+    # Called where an event loop already runs in this thread (Playwright's sync API keeps one running, for one):
+    # asyncio.run refuses to nest, so the fetching gets a thread and a loop of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _fetch_all(requests, settings)).result()
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> int | None:
