@@ -21,7 +21,8 @@ CHARS = "的一是在不了有和人这中大为上个国我以要他时来用�
 
 
 def make_words(n: int, rng: random.Random) -> list[str]:
-    return list({"".join(rng.choice(CHARS) for _ in range(rng.choice((2, 3, 4)))) for _ in range(n * 2)})[:n]
+    # sorted: a set's order changes with each process's string hashing, and the run should not
+    return sorted({"".join(rng.choice(CHARS) for _ in range(rng.choice((2, 3, 4)))) for _ in range(n * 2)})[:n]
 
 
 def make_text(rng: random.Random, words: list[str]) -> str:
