@@ -189,6 +189,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.views.staff.bulletins import incidents as _staff_bulletins  # noqa: F401  (adds its routes to staff_bp)
     from portal.views.staff.press import conferences as _staff_press_room  # noqa: F401  (adds its routes to staff_bp)
     from portal.views.staff.press import releases as _staff_press  # noqa: F401  (adds its routes to staff_bp)
+    from portal.views.staff.watch import capture as _staff_watch_capture  # noqa: F401  (adds its routes to staff_bp)
+    from portal.views.staff.watch import channels as _staff_watch_channels  # noqa: F401  (adds its routes to staff_bp)
     from portal.views.staff.watch import desk as _staff_watch_desk  # noqa: F401  (adds its routes to staff_bp)
     from portal.views.staff.watch import manage as _staff_watch_manage  # noqa: F401  (adds its routes to staff_bp)
 

@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.services.watch import alerts, plans, sources
+from portal.services.watch.capture import run_due_captures
 from portal.services.watch.cycle import run_due_fetches
 from portal.services.watch.export import jsonl_lines
 from portal.services.watch.settings import from_config
@@ -71,6 +72,7 @@ def fetch_command(mode: str, no_alerts: bool) -> None:
     started = time.perf_counter()
     now = utcnow()
     summary = run_due_fetches(db.session, now, settings, everything=(mode == "all"))
+    pasted = run_due_captures(db.session, utcnow(), settings)
     sent = 0 if no_alerts else alerts.send_due_alerts(db.session, utcnow(), settings)
     click.echo(
         f"抓取完成：成功 {summary.fetched} 个，未变化 {summary.not_modified} 个，失败 {summary.failed} 个；"
@@ -79,6 +81,9 @@ def fetch_command(mode: str, no_alerts: bool) -> None:
     )
     for error in summary.errors:
         click.echo(f"  失败：{error}")
+    if pasted.done or pasted.retrying or pasted.failed:
+        click.echo(f"人工发现的网页：抓取 {pasted.done} 个（新信息 {pasted.new_items} 条），"
+                   f"稍后重试 {pasted.retrying} 个，失败 {pasted.failed} 个。")
 
 
 @watch_group.command("digest")

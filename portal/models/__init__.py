@@ -17,6 +17,7 @@ from portal.models.subscription import Subscription
 from portal.models.watch import (
     WatchAlertDelivery,
     WatchAlertedItem,
+    WatchCapture,
     WatchCluster,
     WatchDepartmentChannel,
     WatchFetchLog,
@@ -33,7 +34,7 @@ __all__ = [
     "DueExtension", "ExportJob", "Incident", "InternalNote", "Memo", "MemoItem", "Notification", "Question",
     "QuestionStep", "Release", "ReleaseEdition", "Reply",
     "ReplyTemplate", "Report", "SearchOutbox", "SiteState", "StaffUser", "Subscription", "Update", "UpdateEdition",
-    "WatchAlertDelivery", "WatchAlertedItem", "WatchCluster", "WatchDepartmentChannel", "WatchFetchLog", "WatchItem",
-    "WatchMatch", "WatchPlan", "WatchSighting", "WatchSource", "ScreenName", "WatchAnswer", "WatchNote",
-    "WatchPatrol",
+    "WatchAlertDelivery", "WatchAlertedItem", "WatchCapture", "WatchCluster", "WatchDepartmentChannel",
+    "WatchFetchLog", "WatchItem", "WatchMatch", "WatchPlan", "WatchSighting", "WatchSource", "ScreenName",
+    "WatchAnswer", "WatchNote", "WatchPatrol",
 ]

@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Integer, LargeBinary, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, UTCDateTime
-from portal.models.staff import Department
+from portal.models.staff import Department, StaffUser
 from portal.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -31,6 +31,11 @@ DELIVERY_FAILED = "failed"  # gave up after the last attempt
 DELIVERY_LABELS = {DELIVERY_QUEUED: "待发送", DELIVERY_SENT: "已发送", DELIVERY_FAILED: "发送失败"}
 ALERT_IMMEDIATE = "immediate"
 ALERT_DIGEST = "digest"
+
+CAPTURE_PENDING = "pending"
+CAPTURE_DONE = "done"
+CAPTURE_FAILED = "failed"  # gave up: the error is shown on the watch desk
+CAPTURE_LABELS = {CAPTURE_PENDING: "等待抓取", CAPTURE_DONE: "已抓取", CAPTURE_FAILED: "抓取失败"}
 
 
 class WatchSource(Base):
@@ -270,3 +275,32 @@ class WatchAlertedItem(Base):
     channel_key: Mapped[str] = mapped_column(String(64))
     item_id: Mapped[int] = mapped_column(ForeignKey("watch_item.id", ondelete="CASCADE"), index=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("watch_alert_delivery.id", ondelete="CASCADE"))
+
+
+class WatchCapture(Base):
+    """A page a commentator found by hand and pasted: fetched in the background, kept as a text snapshot."""
+
+    __tablename__ = "watch_capture"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    url_key: Mapped[str] = mapped_column(String(512), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("watch_source.id", ondelete="CASCADE"), index=True)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(String(10), default=CAPTURE_PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    final_url: Mapped[str] = mapped_column(Text, default="")
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("watch_item.id", ondelete="SET NULL"), nullable=True)
+
+    source: Mapped[WatchSource] = relationship(lazy="joined")
+    item: Mapped[WatchItem | None] = relationship()
+    submitted_by: Mapped[StaffUser | None] = relationship()
+
+    @property
+    def status_label(self) -> str:
+        return CAPTURE_LABELS.get(self.status, self.status)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from portal.models.watch import (
     WatchMatch,
     WatchPlan,
 )
+from portal.services.watch.channels import channel_key, urls_of
 from portal.services.watch.items import cluster_platforms
 from portal.services.watch.settings import WatchSettings
 from portal.timeutil import BEIJING, to_beijing
@@ -35,15 +35,10 @@ DIGEST_MAX_ITEMS = 50
 Notifier = Callable[[str, str, str], bool]  # (url, title, body) -> delivered
 
 
-def channel_key(url: str) -> str:
-    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:32]
-
-
 def _dept_urls(session: Session, department_id: int | None) -> list[str]:
     if department_id is None:
         return []
-    row = session.get(WatchDepartmentChannel, department_id)
-    return [u for u in (row.alert_urls.split() if row else []) if u]
+    return urls_of(session.get(WatchDepartmentChannel, department_id))
 
 
 def channels_for(session: Session, plan: WatchPlan, item: WatchItem, settings: WatchSettings) -> list[str]:

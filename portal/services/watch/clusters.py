@@ -56,34 +56,49 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class ClusterIndex:
-    """Signatures of recent items by item id, with their cluster; finds the cluster a new item belongs to."""
+    """Signatures of recent items by item id, with their cluster; finds the cluster a new item belongs to.
+
+    The signatures are rows of one matrix, so a query compares all its LSH candidates in one numpy operation.
+    A cluster is whatever the caller keeps (an id, or a cluster not flushed yet).
+    """
 
     def __init__(self, threshold: float):
         self.threshold = threshold
         self.lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-        self.sigs: dict[int, np.ndarray] = {}
-        self.cluster_of: dict[int, int | None] = {}
+        self.rows: dict[int, int] = {}
+        self.matrix = np.empty((1024, NUM_PERM), dtype=np.uint32)
+        self.cluster_of: dict[int, object] = {}
 
-    def add(self, item_id: int, sig: np.ndarray, cluster_id: int | None) -> None:
+    def _keep(self, item_id: int, sig: np.ndarray, cluster) -> LeanMinHash:
+        row = self.rows.get(item_id)
+        if row is None:
+            row = len(self.rows)
+            if row == len(self.matrix):
+                self.matrix = np.concatenate([self.matrix, np.empty_like(self.matrix)])
+            self.rows[item_id] = row
+        self.matrix[row] = sig
+        self.cluster_of[item_id] = cluster
+        return LeanMinHash(seed=1, hashvalues=sig.astype(np.uint64), scheme="legacy")
+
+    def add(self, item_id: int, sig: np.ndarray, cluster) -> None:
         """Index an item (already clustered, or about to be)."""
-        self.sigs[item_id] = sig
-        self.cluster_of[item_id] = cluster_id
-        self.lsh.insert(item_id, LeanMinHash(seed=1, hashvalues=sig.astype(np.uint64), scheme="legacy"))
+        self.lsh.insert(item_id, self._keep(item_id, sig, cluster))
 
-    def add_many(self, rows: Iterable[tuple[int, bytes, int | None]]) -> None:
+    def add_many(self, rows: Iterable[tuple[int, bytes, object]]) -> None:
         """Index stored items: (item id, signature bytes, cluster id)."""
         with self.lsh.insertion_session() as session:
             for item_id, raw, cluster_id in rows:
-                sig = from_bytes(raw)
-                self.sigs[item_id] = sig
-                self.cluster_of[item_id] = cluster_id
-                session.insert(item_id, LeanMinHash(seed=1, hashvalues=sig.astype(np.uint64), scheme="legacy"))
+                session.insert(item_id, self._keep(item_id, from_bytes(raw), cluster_id))
 
     def nearest(self, sig: np.ndarray) -> tuple[int | None, float]:
         """The most similar indexed item at or above the threshold, and its similarity."""
-        best, best_sim = None, 0.0
-        for other in self.lsh.query(LeanMinHash(seed=1, hashvalues=sig.astype(np.uint64), scheme="legacy")):
-            sim = similarity(sig, self.sigs[other])
-            if sim >= self.threshold and sim > best_sim:
-                best, best_sim = other, sim
-        return best, best_sim
+        candidates = self.lsh.query(LeanMinHash(seed=1, hashvalues=sig.astype(np.uint64), scheme="legacy"))
+        if not candidates:
+            return None, 0.0
+        rows = np.fromiter((self.rows[c] for c in candidates), dtype=np.int64, count=len(candidates))
+        equal = np.count_nonzero(self.matrix[rows] == sig, axis=1)
+        best = int(np.argmax(equal))
+        sim = float(equal[best]) / NUM_PERM
+        if sim < self.threshold:
+            return None, 0.0
+        return candidates[best], sim

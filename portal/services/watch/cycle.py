@@ -26,6 +26,7 @@ from portal.services.watch.parsing import NotAFeed, parse
 from portal.services.watch.settings import WatchSettings
 
 log = logging.getLogger("portal.watch")
+LIGHT_BATCH = 200  # answers without a body committed together
 
 
 @dataclass
@@ -154,19 +155,33 @@ def process(session: Session, source: WatchSource, result: FetchResult, now: dat
 
 
 def run_cycle(session: Session, sources: list[WatchSource], now: datetime, settings: WatchSettings) -> CycleSummary:
-    """Fetch the given sources and store what they bring; every source is committed on its own."""
+    """Fetch the given sources and store what they bring.
+
+    A source whose answer has a body is committed on its own, so one that fails while storing loses nothing else;
+    the others (304, errors) change only their schedule and log, and are committed together, in batches.
+    """
     summary = CycleSummary()
     requests = [FetchRequest(s.id, s.feed_url or "", s.etag, s.last_modified) for s in sources]
     results = fetch_all(requests, settings)
     by_id = {s.id: s for s in sources}
-    new_items: list = []
+    new_ids: list[int] = []
+    light = 0
     for result in results:
         source = by_id[result.source_id]
+        has_body = result.status == 200 and bool(result.body)
+        if has_body and light:
+            session.commit()  # what came before is safe before this source's storing begins
+            light = 0
         try:
             new = process(session, source, result, now, settings, summary)
-            session.commit()
+            ids = [i.id for i in new]  # before the commit expires them
+            light += 1
+            if has_body or light >= LIGHT_BATCH:
+                session.commit()
+                light = 0
         except Exception as exc:  # one bad source never loses the cycle
             session.rollback()
+            light = 0
             log.exception("watch source %s failed while storing", result.source_id)
             source = session.get(WatchSource, result.source_id)
             if source is not None:
@@ -177,19 +192,27 @@ def run_cycle(session: Session, sources: list[WatchSource], now: datetime, setti
                 session.commit()
             summary.failed += 1
             continue
-        new_items.extend(new)
-    summary.new_items = len(new_items)
-    summary.new_item_ids = [i.id for i in new_items]
-    # Items stored by a cycle that stopped before this step (a crash, a killed worker) are taken up here too.
-    waiting = list(session.scalars(select(WatchItem).where(WatchItem.cluster_id.is_(None)).order_by(WatchItem.id)))
-    if waiting:
-        index = item_store.load_cluster_index(session, now, settings.cluster_threshold, settings.cluster_window_days)
-        item_store.assign_clusters(session, waiting, index)
-        matches = plans.apply_plans(session, waiting, plans.build_matcher(session), now)
-        summary.matches = len(matches)
-        session.commit()
-        alerts.queue_immediate(session, matches, now, settings)
+        new_ids.extend(ids)
+    session.commit()
+    summary.new_items = len(new_ids)
+    summary.new_item_ids = new_ids
+    summary.matches = settle_waiting(session, now, settings)
     return summary
+
+
+def settle_waiting(session: Session, now: datetime, settings: WatchSettings) -> int:
+    """Cluster the items not in a story yet, match them against the plans, queue the pushes; returns the matches.
+
+    Items stored by a cycle that stopped before this step (a crash, a killed worker) are taken up here too.
+    """
+    waiting = list(session.scalars(select(WatchItem).where(WatchItem.cluster_id.is_(None)).order_by(WatchItem.id)))
+    if not waiting:
+        return 0
+    index = item_store.load_cluster_index(session, now, settings.cluster_threshold, settings.cluster_window_days)
+    item_store.assign_clusters(session, waiting, index)
+    matches = plans.apply_plans(session, waiting, plans.build_matcher(session), now)
+    alerts.queue_immediate(session, matches, now, settings)  # commits the clusters, matches and pushes together
+    return len(matches)
 
 
 def run_due_fetches(session: Session, now: datetime, settings: WatchSettings, everything: bool = False) -> CycleSummary:

@@ -26,6 +26,7 @@ class FetchRequest:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    accept: str | None = None  # None: feeds
 
 
 @dataclass
@@ -50,7 +51,7 @@ async def _fetch_one(client: httpx.AsyncClient, req: FetchRequest, settings: Wat
                      limit: asyncio.Semaphore, hosts: dict[str, asyncio.Semaphore]) -> FetchResult:
     host = urlsplit(req.url).netloc.lower()
     per_host = hosts.setdefault(host, asyncio.Semaphore(settings.per_host))
-    headers = {}
+    headers = {"Accept": req.accept} if req.accept else {}
     if req.etag:
         headers["If-None-Match"] = req.etag
     if req.last_modified:
@@ -102,9 +103,10 @@ def fetch_all(requests: list[FetchRequest], settings: WatchSettings) -> list[Fet
         return []
     try:
         asyncio.get_running_loop()
-    except RuntimeError:
+    except RuntimeError:  # the usual case: the worker, a command
         return asyncio.run(_fetch_all(requests, settings))
-    # Called from a thread that already runs an event loop (an async host, a test tool): use a thread of our own.
+    # Called where an event loop already runs in this thread (Playwright's sync API keeps one running, for one):
+    # asyncio.run refuses to nest, so the fetching gets a thread and a loop of its own.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, _fetch_all(requests, settings)).result()
 

@@ -108,20 +108,21 @@ def load_cluster_index(session: Session, now: datetime, threshold: float, window
 
 
 def assign_clusters(session: Session, items: list[WatchItem], index: clusters.ClusterIndex) -> None:
-    """Put each new item into the cluster of its nearest near-duplicate, or a cluster of its own."""
+    """Put each new item into the cluster of its nearest near-duplicate, or a cluster of its own (one flush)."""
     for item in items:
         if item.cluster_id is not None or item.minhash is None:
             continue
         sig = clusters.from_bytes(item.minhash)
         nearest, _sim = index.nearest(sig)
-        cluster_id = index.cluster_of.get(nearest) if nearest is not None else None
-        if cluster_id is None:
-            cluster = WatchCluster(first_seen_at=item.first_seen_at, title=item.title[:500])
-            session.add(cluster)
-            session.flush()
-            cluster_id = cluster.id
-        item.cluster_id = cluster_id
-        index.add(item.id, sig, cluster_id)
+        target = index.cluster_of.get(nearest) if nearest is not None else None
+        if target is None:
+            target = WatchCluster(first_seen_at=item.first_seen_at, title=item.title[:500])
+            session.add(target)
+        if isinstance(target, WatchCluster):  # new in this batch: its id comes with the flush
+            item.cluster = target
+        else:
+            item.cluster_id = target
+        index.add(item.id, sig, target)
     session.flush()
 
 

@@ -13,6 +13,7 @@ from portal.errors import NotFound, ValidationFailed
 from portal.models import Department, StaffUser
 from portal.models.watch import PLATFORMS, REGIONS, SEVERITIES, SEVERITY_RANK, WatchItem, WatchMatch, WatchPlan
 from portal.services import audit
+from portal.services.watch.channels import check_url
 from portal.services.watch.matching import FIELDS, Matcher, PlanRule, Subject
 from portal.services.watch.textclean import one_line
 
@@ -70,9 +71,9 @@ def validate(session: Session, fields: PlanFields, plan_id: int | None = None) -
         reasons["regions"] = "地区无效。"
     if fields.department_id is not None and session.get(Department, fields.department_id) is None:
         reasons["department_id"] = "所选部门不存在。"
-    bad = [u for u in fields.alert_urls if "://" not in u or len(u) > 1000]
+    bad = [p for p in (check_url(u) for u in fields.alert_urls) if p]
     if bad:
-        reasons["alert_urls"] = "推送地址应为 Apprise 格式，例如 json://主机/路径 或 wecombot://密钥。"
+        reasons["alert_urls"] = " ".join(bad)
     if reasons:
         raise ValidationFailed(reasons)
 

@@ -14,6 +14,7 @@ from portal.errors import NotFound, ValidationFailed
 from portal.models import Department, StaffUser
 from portal.models.watch import PLATFORMS, REGIONS, WatchSource
 from portal.services import audit
+from portal.services.watch.pages import check_selector
 from portal.services.watch.settings import WatchSettings
 from portal.services.watch.textclean import one_line
 
@@ -71,6 +72,10 @@ def validate(session: Session, fields: SourceFields, settings: WatchSettings, so
         reasons["interval_minutes"] = f"抓取间隔应在 {settings.min_interval_minutes} 分钟到 7 天之间。"
     if fields.department_id is not None and session.get(Department, fields.department_id) is None:
         reasons["department_id"] = "所选部门不存在。"
+    if fields.extract_selector.strip():
+        problem = check_selector(fields.extract_selector.strip())
+        if problem:
+            reasons["extract_selector"] = problem
     if fields.feed_url and not reasons.get("feed_url"):
         clash = session.scalar(select(WatchSource.id).where(WatchSource.feed_url == fields.feed_url))
         if clash is not None and clash != source_id:

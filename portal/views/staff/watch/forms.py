@@ -42,3 +42,17 @@ class ReapplyForm(PortalForm):
     """Re-apply a plan to recent items."""
 
     days = IntegerField("最近天数", default=7, validators=[NumberRange(1, 90, "天数应在 1 到 90 之间。")])
+
+
+class CaptureForm(PortalForm):
+    """A page a commentator found by hand: its address, and the source it is on."""
+
+    url = StringField("网页地址", filters=[strip])
+    source_id = SelectField("所在信息源（不选时按网址的域名判断）", validate_choice=False)
+
+
+class ChannelForm(PortalForm):
+    """Apprise URLs to add to a department's alert channels."""
+
+    department_id = SelectField("部门", validate_choice=False)
+    alert_urls = TextAreaField("推送地址（Apprise 格式，每行一个）")

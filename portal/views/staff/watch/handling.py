@@ -13,6 +13,7 @@ from portal.errors import NotFound, PortalError, ValidationFailed
 from portal.extensions import db
 from portal.models import Department
 from portal.models.staff import ROLE_OFFICE, ROLE_RESPONDER
+from portal.models.watch import WatchCapture
 from portal.models.watch_loop import GRADES, ITEM_STATUS_LABELS
 from portal.numbers import parse_positive_int
 from portal.services.desk import memos, notices
@@ -50,6 +51,8 @@ def render_item(item, status: int = 200, errors: dict[str, str] | None = None, t
                                             .order_by(Department.name))),
         screen_names=platform_names, timeline=memos.timeline(db.session, item), labels=ITEM_STATUS_LABELS,
         due_preview=item.due_at or handling.due_for(current_app.config, item), now=utcnow(),
+        captures=list(db.session.scalars(select(WatchCapture).where(WatchCapture.item_id == item.id)
+                                         .order_by(WatchCapture.created_at))),
     ), status
 
 
