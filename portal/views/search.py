@@ -83,10 +83,15 @@ def similar():
             hits = backend().similar(title, "", 5)
         except IndexUnavailable:
             hits = []
+        # One suggestion per question, even if the index briefly holds a document twice (seen once under load).
+        first: dict[str, object] = {}
+        for h in hits:
+            first.setdefault(h.number, h)
+        unique = list(first.values())
         items = [
             {"number": h.number, "title": h.title, "department": h.department,
              "url": url_for("questions.detail", number=h.number)}
-            for h in hits
+            for h in unique
         ]
     response = jsonify({"items": items})
     response.headers["Cache-Control"] = f"public, max-age={current_app.config.get('SIMILAR_MAX_AGE', 60)}"

@@ -6,12 +6,13 @@ from datetime import timedelta
 
 from bs4 import BeautifulSoup
 from bulletin_helpers import local, open_incident, post_update, spokesperson
-from conftest import TOTP_SECRET, AuthActions, csrf_token
+from conftest import TOTP_SECRET, AuthActions, csrf_token, work
 from press_helpers import new_release
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEntry, Incident, Release, StaffUser, Update
+from portal.models import AuditEntry, Delivery, Incident, Release, StaffUser, Update
+from portal.models.delivery import SUBJECT_RELEASE, SUBJECT_UPDATE
 from portal.services.accounts import signin, totp
 from portal.services.bulletins import notifications
 from portal.timeutil import utcnow
@@ -95,13 +96,19 @@ def test_a_number_once_published_never_changes_and_never_repeats(app, staff):
         "城区停水（第1次通报）", "城区停水（第2次通报）", "城区停水（第3次通报）", "城区停水（第4次通报）"]
 
 
+def _deliveries(subject_type: str, subject_id: int) -> list[Delivery]:
+    return list(db.session.scalars(select(Delivery).where(Delivery.subject_type == subject_type,
+                                                          Delivery.subject_id == subject_id)))
+
+
 def test_a_scheduled_update_withdrawn_before_its_time_is_cancelled_everywhere(app, staff):
     client = spokesperson(app)
     incident = open_incident(app, client, title="城区停水", slug="water")
     post_update(app, client, incident.id, "已发布的一条通报。")
     post_update(app, client, incident.id, "不应出现的定时通报正文。", when="later",
                 publish_at=local(utcnow() + timedelta(minutes=30)))
-    withdraw_update(client, incident.id, newest_update_id(app))
+    cancelled = newest_update_id(app)
+    withdraw_update(client, incident.id, cancelled)
     token = csrf_token(client, f"/staff/bulletins/{incident.id}")
     client.post(f"/staff/bulletins/{incident.id}/pin", data={"csrf_token": token})
     admin = app.test_client()
@@ -109,6 +116,7 @@ def test_a_scheduled_update_withdrawn_before_its_time_is_cancelled_everywhere(ap
     admin.post("/staff/crisis", data={"csrf_token": csrf_token(admin, "/staff/crisis"), "crisis_mode": "y",
                                       "reason": "汛情升级，首页以事件开头。"})
     time_passes(app, 31)
+    work(app)  # the background worker announces what came due
     public = app.test_client()
     for url in ["/incidents/water", "/", "/incidents/water/feed.rss", "/incidents/water/feed.atom",
                 *BULLETIN_FEEDS, "/api/v1/incidents/water"]:
@@ -117,8 +125,9 @@ def test_a_scheduled_update_withdrawn_before_its_time_is_cancelled_everywhere(ap
         assert "不应出现的定时通报正文" not in text and "已撤回" not in text, url
     with app.app_context():
         assert [u.body_md for u in notifications.pending(db.session)] == []
+        assert _deliveries(SUBJECT_UPDATE, cancelled) == []  # never mailed, never pinged
         assert db.session.scalar(select(AuditEntry.action).order_by(AuditEntry.id.desc()).where(
-            AuditEntry.subject_type == "update")) == "update.cancelled"
+            AuditEntry.subject_type == "update", AuditEntry.subject_id == cancelled)) == "update.cancelled"
     console = client.get(f"/staff/bulletins/{incident.id}").get_data(as_text=True)
     assert "已取消" in console
 
@@ -133,6 +142,7 @@ def test_a_scheduled_release_withdrawn_before_its_time_is_cancelled_everywhere(a
                            data={"csrf_token": token, "reason": "安排有变。", "confirm": "y", "submit": "撤回稿件"})
     assert response.status_code == 303
     time_passes(app, 31)
+    work(app)  # the background worker announces what came due
     public = app.test_client()
     for url in ["/news", *NEWS_FEEDS, "/api/v1/releases"]:
         text = public.get(url).get_data(as_text=True)
@@ -141,6 +151,7 @@ def test_a_scheduled_release_withdrawn_before_its_time_is_cancelled_everywhere(a
     assert public.get("/news/cancelled-one").status_code == 404
     with app.app_context():
         assert notifications.pending_releases(db.session) == []
+        assert _deliveries(SUBJECT_RELEASE, rid) == []  # never mailed, never pinged
     assert "已取消" in client.get(f"/staff/press/releases/{rid}").get_data(as_text=True)
     assert "已取消" in client.get("/staff/press").get_data(as_text=True)
 

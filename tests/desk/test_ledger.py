@@ -50,7 +50,8 @@ def test_csv_export_reads_back(client, auth, ledger_data):
 # The XLSX holds the same row typed: times as Beijing-time date cells, the hours as a number, empty cells empty.
 EXPECTED_FIRST_XLSX = ["2026110200001", "解放路路灯不亮", "咨询", "测试县交通运输局", None, "已答复",
                        datetime(2026, 11, 2, 9), datetime(2026, 11, 2, 9), datetime(2026, 11, 2, 11),
-                       datetime(2026, 11, 2, 11), datetime(2026, 11, 2, 18), "是", 2.0, "满意", None, None]
+                       datetime(2026, 11, 2, 11), datetime(2026, 11, 2, 18), "是", 2.0, "满意", None, None,
+                       "本站留言", "本站留言板"]
 
 
 def test_xlsx_export_reads_back_with_openpyxl(client, auth, ledger_data):

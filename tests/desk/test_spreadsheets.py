@@ -81,7 +81,7 @@ def test_the_xlsx_ledger_is_typed_frozen_bold_filtered_and_sized(client, auth, h
     assert [c.value for c in sheet[1]] == list(HEADERS)
     assert all(c.font.b for c in sheet[1])
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:P{2 + len(OWN)}"
+    assert sheet.auto_filter.ref == f"A1:R{2 + len(OWN)}"  # 18 columns: the two channel columns last
     received, hours, number = sheet["G2"], sheet["M2"], sheet["A2"]
     assert received.value == datetime(2026, 11, 2, 9) and received.is_date  # Beijing time, a date cell
     assert received.number_format == sheets.TIME_FORMAT

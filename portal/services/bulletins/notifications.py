@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.models import Delivery, Release, Subscription, Update
@@ -70,9 +70,11 @@ def pending(session: Session, now: datetime | None = None) -> list[Update]:
 
 
 def pending_releases(session: Session, now: datetime | None = None) -> list[Release]:
-    """Visible releases whose current edition (or withdrawal) has not been announced yet, oldest first."""
+    """Visible releases whose current edition (or withdrawal) has not been announced yet, oldest first; a release
+    withdrawn before its time (cancelled) was never visible and is never announced."""
     now = now or utcnow()
-    stmt = (select(Release).where(Release.publish_at <= now, Release.notified_at.is_(None))
+    stmt = (select(Release).where(Release.publish_at <= now, Release.notified_at.is_(None),
+                                  or_(Release.withdrawn_at.is_(None), Release.withdrawn_at >= Release.publish_at))
             .order_by(Release.publish_at, Release.id))
     return list(session.scalars(stmt))
 

@@ -49,9 +49,10 @@ class Story:
         return (lead.department_name or OFFICE) if lead else OFFICE
 
     def as_row(self) -> SimpleNamespace:
-        """The story in the shape stats.Figures.add reads (received, answered, due; no board rating)."""
+        """The story in the shape stats.Figures.add reads (received, answered, due; no board rating and no
+        extension, which only board questions have)."""
         return SimpleNamespace(received_at=self.first_seen_at, published_at=self.answered_at, due_at=self.due_at,
-                               rating=None)
+                               rating=None, extension_count=0)
 
 
 def stories(session: Session, start: datetime, end: datetime) -> list[Story]:

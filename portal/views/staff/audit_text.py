@@ -62,6 +62,12 @@ ACTIONS = {
     "update.announced": "通报已排入邮件和推送", "release.announced": "新闻稿已排入邮件和推送",
     "subscription.confirmation_resent": "重发订阅确认邮件", "subscription.suspended": "多次退信，暂停订阅",
     "subscription.reinstated": "恢复暂停的订阅",
+    "screen_name.registered": "网名备案", "screen_name.retired": "注销备案网名",
+    "watch.assigned": "交办监测信息", "watch.dismissed": "研判为无需处置", "watch.answered": "记录平台回应",
+    "watch.closed": "监测信息办结", "watch.major": "标记为重大舆情", "watch.note": "添加内部备注",
+    "watch.gone": "复查发现帖子或回应已删除", "watch.overdue_notice": "发出超时提醒", "watch.patrolled": "巡查",
+    "watch.capture.submit": "提交人工发现的网页", "watch.capture.retry": "重新抓取人工发现的网页",
+    "watch.channel.add": "添加部门预警渠道", "watch.channel.remove": "删除部门预警渠道",
 }
 
 FIELDS = {

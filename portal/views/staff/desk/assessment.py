@@ -6,6 +6,7 @@ import io
 
 from flask import current_app, render_template, request, send_file
 
+from portal import sheets
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.models.staff import ROLE_ADMIN, ROLE_OFFICE, ROLE_SPOKESPERSON
@@ -48,16 +49,10 @@ def assessment_xlsx():
         year = _year()
     except ValidationFailed as exc:
         return _bad_year(exc)
-    from openpyxl import Workbook
-
     results = assessment.assess(db.session, year, assessment.settings_from(current_app.config))
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(f"{year}年度考核")
-    sheet.append(list(assessment.XLSX_HEADERS))
-    for row in assessment.xlsx_rows(results):
-        sheet.append(row)
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    sheets.write_xlsx(buffer, f"{year}年度考核", [sheets.Column(h) for h in assessment.XLSX_HEADERS],
+                      assessment.xlsx_rows(results))
     buffer.seek(0)
     return send_file(buffer, as_attachment=True, download_name=f"assessment-{year}.xlsx",
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -9,6 +9,7 @@ from flask import abort, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal import sheets
 from portal.errors import NotFound, PortalError, ValidationFailed
 from portal.extensions import db
 from portal.models import StaffUser
@@ -85,15 +86,9 @@ def screen_name_retire(screen_name_id: int):
 @roles_required(*KEEPERS)
 def screen_names_xlsx():
     """The registry as an Excel workbook, one row per screen name."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("网名备案")
-    sheet.append(list(service.XLSX_HEADERS))
-    for row in service.xlsx_rows(db.session):
-        sheet.append(row)
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    sheets.write_xlsx(buffer, "网名备案", [sheets.Column(h) for h in service.XLSX_HEADERS],
+                      service.xlsx_rows(db.session))
     buffer.seek(0)
     return send_file(buffer, as_attachment=True, download_name=f"screen-names-{to_beijing(utcnow()):%Y%m%d}.xlsx",
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
