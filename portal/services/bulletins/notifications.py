@@ -171,51 +171,48 @@ def _for_subscriber(sub: Subscription | None) -> Skip | None:
     return None
 
 
-def update_renderer(links: Links, site_name: str):
-    """Build the mail for each update delivery from the update as it is now."""
+def _publication_renderer(load, what: str, build):
+    """Build each delivery's mail from the update or release as it is now: `load(session, ids)` finds them by id,
+    `build(subscription, item, recipient)` makes the mail; a withdrawn one or an older edition is skipped."""
 
     def render(session: Session, rows: list[Delivery]) -> dict[int, Mail | Skip]:
         subs = _subscriptions(session, rows)
-        updates = {u.id: u for u in session.scalars(
-            select(Update).where(Update.id.in_({d.subject_id for d in rows}))
-            .options(selectinload(Update.incident), selectinload(Update.editions)))}
+        found = load(session, {d.subject_id for d in rows})
         out: dict[int, Mail | Skip] = {}
         for d in rows:
-            update = updates.get(d.subject_id)
-            if update is None or update.withdrawn_at is not None:
-                out[d.id] = Skip("通报已撤回，不再发送")
-            elif update.edition != d.edition:
-                out[d.id] = Skip("通报已有更正版本，改发更正")
+            item = found.get(d.subject_id)
+            if item is None or item.withdrawn_at is not None:
+                out[d.id] = Skip(f"{what}已撤回，不再发送")
+            elif item.edition != d.edition:
+                out[d.id] = Skip(f"{what}已有更正版本，改发更正")
             else:
                 sub = subs.get(d.subscription_id or 0)
-                out[d.id] = _for_subscriber(sub) or subscriptions.update_mail(
-                    sub, update, links.update_page(update), links.unsubscribe(sub), site_name, to=d.recipient)
+                out[d.id] = _for_subscriber(sub) or build(sub, item, d.recipient)
         return out
 
     return render
+
+
+def update_renderer(links: Links, site_name: str):
+    """Build the mail for each update delivery from the update as it is now."""
+
+    def load(session: Session, ids: set[int]) -> dict[int, Update]:
+        return {u.id: u for u in session.scalars(
+            select(Update).where(Update.id.in_(ids)).options(selectinload(Update.incident),
+                                                            selectinload(Update.editions)))}
+
+    return _publication_renderer(load, "通报", lambda sub, update, to: subscriptions.update_mail(
+        sub, update, links.update_page(update), links.unsubscribe(sub), site_name, to=to))
 
 
 def release_renderer(links: Links, site_name: str):
     """Build the mail for each release delivery from the release as it is now."""
 
-    def render(session: Session, rows: list[Delivery]) -> dict[int, Mail | Skip]:
-        subs = _subscriptions(session, rows)
-        releases = {r.id: r for r in session.scalars(
-            select(Release).where(Release.id.in_({d.subject_id for d in rows})))}
-        out: dict[int, Mail | Skip] = {}
-        for d in rows:
-            release = releases.get(d.subject_id)
-            if release is None or release.withdrawn_at is not None:
-                out[d.id] = Skip("稿件已撤回，不再发送")
-            elif release.edition != d.edition:
-                out[d.id] = Skip("稿件已有更正版本，改发更正")
-            else:
-                sub = subs.get(d.subscription_id or 0)
-                out[d.id] = _for_subscriber(sub) or subscriptions.release_mail(
-                    sub, release, links.release_page(release), links.unsubscribe(sub), site_name, to=d.recipient)
-        return out
+    def load(session: Session, ids: set[int]) -> dict[int, Release]:
+        return {r.id: r for r in session.scalars(select(Release).where(Release.id.in_(ids)))}
 
-    return render
+    return _publication_renderer(load, "稿件", lambda sub, release, to: subscriptions.release_mail(
+        sub, release, links.release_page(release), links.unsubscribe(sub), site_name, to=to))
 
 
 def confirmation_renderer(links: Links, site_name: str):
