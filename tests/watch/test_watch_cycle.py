@@ -165,9 +165,14 @@ def test_major_plan_pushes_one_alert_then_digest_tells_the_rest(app, runner, sta
 
         settings = from_config(app.config)
         with app.app_context():
-            patrol = datetime.fromisoformat("2026-12-01T08:31:00+08:00")
-            now = max(patrol, db.session.scalar(select(func.max(WatchItem.first_seen_at))) + timedelta(hours=1))
-            now = datetime.fromisoformat(alerts.last_patrol(now, settings).isoformat()) + timedelta(minutes=1)
+            # The first patrol time at least the channel's minimum interval after the push, whatever the time of day
+            # the test runs at (a patrol time too close to the push is rightly skipped).
+            earliest = db.session.scalar(select(func.max(WatchItem.first_seen_at))) + timedelta(
+                minutes=settings.digest_min_interval_minutes + 1)
+            probe = earliest
+            while (patrol := alerts.last_patrol(probe, settings)) < earliest:
+                probe += timedelta(hours=1)
+            now = datetime.fromisoformat(patrol.isoformat()) + timedelta(minutes=1)
             assert alerts.send_digests(db.session, now, settings) == 1
             assert alerts.send_due_alerts(db.session, now, settings) == 1
             digest = server.posts[1]["json"]
