@@ -51,15 +51,17 @@ def binary() -> str | None:
     return "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
 
 
-def portal_conf(tmp: Path, port: int, app_port: int, extra_locations: str = "") -> str:
-    """deploy/nginx.conf with this machine's port, app address, cache folder and checkout; `extra_locations`
-    (whole `location` blocks) go in the server block before the others."""
+def portal_conf(tmp: Path, port: int, app_port: int, extra_locations: str = "", tree: Path | None = None) -> str:
+    """deploy/nginx.conf with this machine's port, app address, cache folder, checkout and static tree (`tree`,
+    by default `tmp`/pages: the worker's PORTAL_PAGE_TREE_DIR); `extra_locations` (whole `location` blocks) go in
+    the server block before the others."""
     text = DEPLOY.read_text()
     swaps = [
         ("listen 80;", f"listen 127.0.0.1:{port};"),
         ("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};"),
         ("/var/cache/nginx/portal", str(tmp / "cache")),
         ("/srv/portal/", f"{ROOT}/"),
+        ("/var/lib/portal/pages", str(tree or tmp / "pages")),
         ("/var/log/nginx/portal", str(tmp / "log" / "portal")),  # both log folders (…/portal, …/portal-netlog)
     ]
     for old, new in swaps:
@@ -73,7 +75,7 @@ def portal_conf(tmp: Path, port: int, app_port: int, extra_locations: str = "") 
 
 @contextmanager
 def running(tmp: Path, port: int, app_port: int, extra_locations: str = "",
-            edit: Callable[[str], str] | None = None) -> Iterator[Path]:
+            edit: Callable[[str], str] | None = None, tree: Path | None = None) -> Iterator[Path]:
     """Start nginx with deploy/nginx.conf in `tmp` (`edit`: a bench's variant of the rewritten file); yields `tmp`;
     stops it (and waits) on the way out."""
     nginx = binary()
@@ -83,7 +85,7 @@ def running(tmp: Path, port: int, app_port: int, extra_locations: str = "",
     for folder, mode in (("portal", 0o750), ("portal-netlog", 0o700)):  # as deploy/tmpfiles-portal.conf makes them
         (tmp / "log" / folder).mkdir(parents=True, exist_ok=True)
         (tmp / "log" / folder).chmod(mode)
-    conf = portal_conf(tmp, port, app_port, extra_locations)
+    conf = portal_conf(tmp, port, app_port, extra_locations, tree)
     (tmp / "portal.conf").write_text(edit(conf) if edit else conf)
     user = "user root;" if os.geteuid() == 0 else ""
     (tmp / "nginx.conf").write_text(MAIN.format(user=user, tmp=tmp))

@@ -60,9 +60,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # Outside the render cache, so the cache keys on the scheme and host the proxy reports, as the views see them.
         n = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    from portal import edge, jobs
+    from portal import jobs, pagetree
 
-    edge.init_app(app)
+    pagetree.init_app(app)
     jobs.init_app(app)
 
     from portal import cli

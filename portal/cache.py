@@ -253,7 +253,9 @@ class RenderCache:
         self.store = store
         self.cookie_names = (app.config.get("SESSION_COOKIE_NAME", "session"),
                              app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
-        self.edge_refresh = bool(app.config.get("EDGE_REFRESH_URLS"))
+        # Set by portal/pagetree.py when the worker writes pages as files: called with the endpoint and the path of
+        # each anonymous page asked of the app, so that the worker writes the files nginx did not have.
+        self.fill = None
         self.hits = 0
         self.misses = 0
         # Single flight per key in this process: after a publish, one thread renders, the others wait for it.
@@ -282,10 +284,13 @@ class RenderCache:
             return self.wsgi_app(environ, start_response)
         if endpoint not in POLICIES:
             return self.wsgi_app(environ, start_response)
+        if self.fill is not None and method == "GET" and not environ.get("QUERY_STRING"):
+            try:
+                self.fill(endpoint, environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8"))
+            except Exception:  # noqa: BLE001 - never fail a reader's request for the tree's sake
+                self.flask_app.logger.exception("render cache: could not note a page to write")
         try:
-            # nginx's refresh after a publication (portal/edge.py): read the version from the database, so
-            # whichever worker answers renders the new page. nginx sets this header itself (empty otherwise).
-            token = self.reader.get(fresh=self.edge_refresh and environ.get("HTTP_X_PORTAL_REFRESH") == "1")
+            token = self.reader.get()
         except Exception:  # noqa: BLE001 - database unavailable: Flask renders its error page
             self.flask_app.logger.exception("render cache: site token unavailable")
             return self.wsgi_app(environ, start_response)

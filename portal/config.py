@@ -160,11 +160,14 @@ DEFAULTS: dict[str, Any] = {
     # nothing changed.
     "PAGE_CACHE_CONTROL": "public, max-age=10, s-maxage=1, stale-while-revalidate=30",
     "PAGE_CACHE_CONTROL_CRISIS": "public, max-age=10, s-maxage=1, stale-while-revalidate=60, stale-if-error=600",
-    # The nginx servers in front (comma-separated, e.g. "http://127.0.0.1"): after every publication the app asks
-    # each to fetch fresh copies of the pages it changed (portal/edge.py), so they show at once rather than
-    # within s-maxage. deploy/nginx.conf accepts this only from the addresses in its `geo` list. The pages'
-    # address is PORTAL_BASE_URL, or else the publishing request's.
-    "EDGE_REFRESH_URLS": "",
+    # The static tree (portal/pagetree.py): the folder where `flask worker` writes the anonymous pages as files for
+    # nginx to serve (deploy/nginx.conf); "" = off. One per server, on local disk, readable by nginx. The worker
+    # looks for changed pages every POLL seconds; every SWEEP seconds it checks the busiest pages again, and up to
+    # SWEEP_PAGES other files, oldest check first.
+    "PAGE_TREE_DIR": "",
+    "PAGE_TREE_POLL_SECONDS": 0.1,
+    "PAGE_TREE_SWEEP_SECONDS": 60,
+    "PAGE_TREE_SWEEP_PAGES": 500,
     # Watching other platforms (舆情监测): fetch interval (per-source override, adaptive within the bounds),
     # politeness, caps, near-duplicate threshold, default alert channels (Apprise URLs), patrol digest times.
     "WATCH_INTERVAL_MINUTES": 10,
@@ -266,7 +269,10 @@ _ENV_TYPED = {
     "PAGE_CACHE_CONTROL": str,
     "PAGE_CACHE_CONTROL_CRISIS": str,
     "CACHE_BUILD": str,
-    "EDGE_REFRESH_URLS": str,
+    "PAGE_TREE_DIR": str,
+    "PAGE_TREE_POLL_SECONDS": float,
+    "PAGE_TREE_SWEEP_SECONDS": float,
+    "PAGE_TREE_SWEEP_PAGES": int,
     "WATCH_INTERVAL_MINUTES": int,
     "WATCH_MIN_INTERVAL_MINUTES": int,
     "WATCH_MAX_INTERVAL_MINUTES": int,

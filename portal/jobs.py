@@ -169,6 +169,10 @@ def deliver(app: Flask) -> dict[str, int]:
                    mails_failed=mail.failed)
     hub = str(config["WEBSUB_HUB"] or "")
     if hub:
+        # The hub's subscribers fetch the feed at once: this server's files of it are written first.
+        from portal import pagetree
+
+        pagetree.catch_up(app)
         topics = {SUBJECT_UPDATE: notifications.topic_renderer, SUBJECT_RELEASE: notifications.topic_renderer}
         ping = delivery.drain(db.session, CHANNEL_PING, HubTransport(hub), topics, settings)
         out.update(pings_sent=ping.sent, pings_retrying=ping.retried + ping.released, pings_failed=ping.failed)
@@ -343,6 +347,10 @@ def run_burst(app: Flask, rounds: int = 10) -> dict[str, int]:
 
     for sweep in PERIODIC:
         add(sweep.call_local())
+    from portal import pagetree
+
+    if (writer := pagetree.writer_for(app)) is not None:
+        add({"pages_written": writer.run_once()})
     for _ in range(rounds):
         ran = 0
         for task in huey.read_schedule(datetime.now(UTC).replace(tzinfo=None)):
@@ -371,4 +379,15 @@ def run_consumer(app: Flask, threads: int | None = None) -> None:
         check_worker_health=True,
     )
     catch_up()
-    consumer.run()
+    from portal import pagetree
+
+    # The static tree's writer is a thread of its own, not a queued job: every server's worker writes its own tree,
+    # while each queued job runs on one worker only.
+    writer = pagetree.writer_for(app)
+    if writer is not None:
+        writer.start()
+    try:
+        consumer.run()
+    finally:
+        if writer is not None:
+            writer.stop()

@@ -11,7 +11,7 @@ from portal.models.press import Attachment, Conference, DirectoryEntry, Release,
 from portal.models.question import Question, Reply
 from portal.models.report import Report
 from portal.models.search import SearchOutbox
-from portal.models.site import SiteState
+from portal.models.site import PageChange, SiteState
 from portal.models.staff import Department, DepartmentName, StaffUser
 from portal.models.subscription import Subscription
 from portal.models.watch import (
@@ -32,7 +32,7 @@ from portal.models.watch_loop import ScreenName, WatchAnswer, WatchNote, WatchPa
 __all__ = [
     "Attachment", "AuditEntry", "Base", "Conference", "Delivery", "Department", "DepartmentName", "DirectoryEntry",
     "DueExtension", "ExportJob", "Incident", "InternalNote", "Memo", "MemoItem", "Notification", "Question",
-    "QuestionStep", "Release", "ReleaseEdition", "Reply",
+    "PageChange", "QuestionStep", "Release", "ReleaseEdition", "Reply",
     "ReplyTemplate", "Report", "SearchOutbox", "SiteState", "StaffUser", "Subscription", "Update", "UpdateEdition",
     "WatchAlertDelivery", "WatchAlertedItem", "WatchCapture", "WatchCluster", "WatchDepartmentChannel",
     "WatchFetchLog", "WatchItem", "WatchMatch", "WatchPlan", "WatchSighting", "WatchSource", "ScreenName",

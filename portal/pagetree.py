@@ -1,0 +1,380 @@
+"""The static tree: each server's worker writes the public pages as files, and nginx serves them as such.
+
+In a crisis the pages that take the load are few and anonymous. With PORTAL_PAGE_TREE_DIR set, `flask worker`
+renders them through the app itself (the same view, templates and headers a reader gets; no render cache in
+between) and writes each one into the tree, plain and gzip-compressed (the render cache's own deterministic
+gzip), each file written, fsynced and renamed into place, so nginx never sees half a file. deploy/nginx.conf
+serves an anonymous GET without a query string from the tree (`try_files`, `gzip_static`) and everything else,
+staff above all, from the app through its proxy cache.
+
+Layout: the page at URL path P lives in the folder <tree>/P, as `.page.html` (Cache-Control
+PORTAL_PAGE_CACHE_CONTROL), `.crisis.html` (in crisis mode: PORTAL_PAGE_CACHE_CONTROL_CRISIS), `.feed.atom` or
+`.feed.rss`, each with a `.gz` beside it when the page is 512 bytes or more. nginx knows the Cache-Control of each
+name; a page whose headers a file cannot carry (a WebSub `Link`, a cookie, any other header) is left to the app.
+
+When pages are written (all from PageChange rows, portal/pagechanges.py, read every PORTAL_PAGE_TREE_POLL_SECONDS):
+- a publication's pages as soon as it commits, the changed page first; before the worker pings a WebSub hub;
+- a scheduled update's pages at its publication time (the rows are due then);
+- a page no server had yet, once a reader asked the app for it;
+- "*" (the crisis switches, a department renamed): the busiest pages at once, every other file deleted;
+- every PORTAL_PAGE_TREE_SWEEP_SECONDS: the busiest pages and the least recently checked files again (pages that
+  change by time; a file whose page is gone is deleted).
+
+Several servers: each server's worker keeps its own tree on local disk and reads the shared database's rows, so
+every server writes every change (there is no shared storage to fail or to lock). See the README.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import Flask
+from sqlalchemy import delete, select
+from werkzeug.http import parse_date
+from werkzeug.test import EnvironBuilder
+
+from portal import cache, pagechanges
+from portal.extensions import db
+from portal.models import Incident, PageChange
+from portal.models.bulletin import ONGOING
+from portal.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# Endpoints whose anonymous page may be a file (the render cache's, less search, statistics and the calendar:
+# those change by time or take queries, and stay with the app and nginx's proxy cache).
+ENDPOINTS = frozenset(set(cache.POLICIES) - {"search.search_page", "stats.stats_page", "news.conferences_ics"})
+# The headers a file carries as the app sends them: nginx adds the same (deploy/nginx.conf; tests/test_nginx.py
+# compares them). A response with any other header is not written.
+CARRIED = frozenset({"content-type", "content-length", "cache-control", "vary", "etag", "last-modified",
+                     "content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy"})
+NAMES = (".page.html", ".crisis.html", ".feed.atom", ".feed.rss")
+TYPES = {".page.html": "text/html", ".crisis.html": "text/html", ".feed.atom": "application/atom+xml",
+         ".feed.rss": "application/rss+xml"}
+LOOKBACK = timedelta(seconds=30)  # rows committed this late after they were due are still read
+KEEP_ROWS = timedelta(days=1)
+
+
+@dataclass
+class Page:
+    """A rendered page: its file name in the tree, its bytes, the gzip form (None below 512 bytes), the file time."""
+
+    name: str
+    body: bytes
+    gz: bytes | None
+    mtime: float | None
+
+
+class PageTree:
+    """The files of one tree; every write is atomic (write, fsync, rename) and leaves files readable by nginx."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+
+    def folder(self, path: str) -> Path | None:
+        """The folder of URL path `path` (decoded, as nginx's $uri); None for a path no file may stand for."""
+        if not path.startswith("/") or "\x00" in path or "\\" in path:
+            return None
+        parts = [p for p in path.split("/")[1:]]
+        if parts == [""]:
+            return self.root
+        if any(not p or p.startswith(".") for p in parts):
+            return None
+        return self.root.joinpath(*parts)
+
+    def files(self):
+        """(URL path, file name) of every page file in the tree."""
+        if not self.root.is_dir():
+            return
+        for folder, _dirs, names in os.walk(self.root):
+            for name in names:
+                if name in NAMES:
+                    rel = Path(folder).relative_to(self.root).as_posix()
+                    yield ("/" if rel == "." else "/" + rel), name
+
+    def read(self, path: str, name: str) -> bytes | None:
+        folder = self.folder(path)
+        try:
+            return (folder / name).read_bytes() if folder is not None else None
+        except OSError:
+            return None
+
+    def put(self, path: str, page: Page) -> bool:
+        """Write `page` (and its gzip form) for `path` unless the files already hold it; drop the page's files under
+        other names. True when something was written."""
+        folder = self.folder(path)
+        if folder is None:
+            return False
+        wrote = False
+        if self.read(path, page.name) != page.body or (page.gz is not None and
+                                                        self.read(path, page.name + ".gz") != page.gz):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o755)
+            # The compressed form first: from the plain file's rename on, both are the new page.
+            if page.gz is not None:
+                _atomic_write(folder / (page.name + ".gz"), page.gz, page.mtime)
+            _atomic_write(folder / page.name, page.body, page.mtime)
+            _fsync_dir(folder)
+            wrote = True
+        stale = [n for n in NAMES if n != page.name] + ([page.name + ".gz"] if page.gz is None else [])
+        self._unlink(folder, stale)
+        return wrote
+
+    def drop(self, path: str) -> None:
+        """Delete the page's files (it is gone, or not public any more); nginx then asks the app."""
+        folder = self.folder(path)
+        if folder is not None:
+            self._unlink(folder, NAMES)
+
+    @staticmethod
+    def _unlink(folder: Path, names) -> None:
+        for name in names:
+            for target in (folder / name, folder / (name + ".gz")) if name in NAMES else (folder / name,):
+                try:
+                    target.unlink()
+                except FileNotFoundError:
+                    pass
+
+
+def _atomic_write(target: Path, data: bytes, mtime: float | None) -> None:
+    tmp = target.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{target.name}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, 0o644)
+    if mtime is not None:
+        os.utime(tmp, (mtime, mtime))
+    os.replace(tmp, target)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _file_name(path: str, content_type: str, cache_control: str, config) -> str | None:
+    """The file name nginx looks for at `path` for this response, or None when nginx could not serve it as sent."""
+    feed_cc = f"public, max-age={int(config['FEED_MAX_AGE'])}, s-maxage={int(config['FEED_SHARED_MAX_AGE'])}"
+    if path.endswith(".atom"):
+        wanted = (".feed.atom", feed_cc)
+    elif path.endswith(".rss"):
+        wanted = (".feed.rss", feed_cc)
+    elif cache_control == config["PAGE_CACHE_CONTROL_CRISIS"]:
+        wanted = (".crisis.html", cache_control)
+    else:
+        wanted = (".page.html", config["PAGE_CACHE_CONTROL"])
+    name, expected_cc = wanted
+    return name if content_type == TYPES[name] and cache_control == expected_cc else None
+
+
+def render(app: Flask, path: str) -> Page | None:
+    """The page at `path` as an anonymous reader gets it from the app (no render cache), or None when it must not be
+    a file: not 200, not public, a header a file cannot carry, a type nginx would label otherwise."""
+    inner = app.extensions["render_cache"].wsgi_app
+    base = str(app.config.get("BASE_URL") or "http://localhost").rstrip("/")
+    environ = EnvironBuilder(path=quote(path), base_url=base + "/", method="GET").get_environ()
+    captured: dict = {}
+    chunks: list[bytes] = []
+
+    def start_response(status, headers, exc_info=None):  # noqa: ARG001
+        captured["status"], captured["headers"] = status, headers
+        return chunks.append
+
+    result = inner(environ, start_response)
+    try:
+        body = b"".join([*chunks, *result])
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    headers = captured.get("headers", [])
+    if not str(captured.get("status", "")).startswith("200") or any(k.lower() not in CARRIED for k, _ in headers):
+        return None
+    values = {k.lower(): v for k, v in headers}
+    content_type = values.get("content-type", "").split(";")[0].strip().lower()
+    name = _file_name(path, content_type, values.get("cache-control", ""), app.config)
+    if name is None:
+        return None
+    entry = cache.Entry.build(200, headers, body)
+    modified = values.get("last-modified")
+    when = parse_date(modified) if modified else None
+    return Page(name, body, entry.gz, when.timestamp() if when else None)
+
+
+class Writer:
+    """Writes a server's tree from the PageChange rows; one background thread in `flask worker`."""
+
+    def __init__(self, app: Flask, tree: PageTree) -> None:
+        self.app = app
+        self.tree = tree
+        self.poll = float(app.config["PAGE_TREE_POLL_SECONDS"])
+        self.sweep_every = float(app.config["PAGE_TREE_SWEEP_SECONDS"])
+        self.sweep_pages = int(app.config["PAGE_TREE_SWEEP_PAGES"])
+        self.written = 0
+        self.dropped = 0
+        self._lock = threading.RLock()
+        self._since = utcnow() - KEEP_ROWS  # at start: every row still kept (the worker may have been away)
+        self._done: dict[int, object] = {}
+        self._next_sweep = 0.0
+        self._checked: dict[str, float] = {}
+        self._stop = threading.Event()
+
+    # -- one page --------------------------------------------------------------------------------------------
+    def refresh(self, path: str) -> None:
+        """Render `path` and write its file, or delete the file if the page must not be one (any more)."""
+        try:
+            page = render(self.app, path)
+        except Exception:  # noqa: BLE001 - keep the last good file; the next sweep tries again
+            log.exception("page tree: could not render %s", path)
+            return
+        finally:
+            db.session.remove()
+        if page is None:
+            self.tree.drop(path)
+            self.dropped += 1
+        elif self.tree.put(path, page):
+            self.written += 1
+        self._checked[path] = time.monotonic()
+
+    def busiest(self) -> list[str]:
+        """The pages a crisis sends everyone to: home, the lists, the feeds, every ongoing incident."""
+        routes: list = [("public.home", ()), ("incidents.index", ()), ("questions.board_page", ()),
+                        ("feeds.bulletins_atom", ()), ("feeds.bulletins_rss", ()), ("feeds.answers_atom", ()),
+                        ("news.feed_rss", ()), ("news.feed_atom", ())]
+        with self.app.app_context():
+            try:
+                slugs = db.session.scalars(select(Incident.slug).where(Incident.status == ONGOING)
+                                           .order_by(Incident.pinned_at.desc(), Incident.id.desc()).limit(50))
+                for slug in slugs:
+                    routes[1:1] = [("incidents.detail", (("slug", slug),)), ("feeds.incident_atom", (("slug", slug),)),
+                                   ("feeds.incident_rss", (("slug", slug),))]
+            finally:
+                db.session.remove()
+        return pagechanges.paths(self.app, routes)
+
+    # -- passes ----------------------------------------------------------------------------------------------
+    def run_once(self) -> int:
+        """Write the pages of every row now due (and sweep when it is time); returns the pages refreshed."""
+        with self._lock, self.app.app_context():
+            self.app.extensions["render_cache"].reader.invalidate()  # render with the version as committed now
+            now = utcnow()
+            try:
+                rows = db.session.execute(
+                    select(PageChange.id, PageChange.path, PageChange.due_at)
+                    .where(PageChange.due_at <= now, PageChange.due_at > self._since - LOOKBACK)
+                    .order_by(PageChange.due_at, PageChange.id)
+                ).all()
+            finally:
+                db.session.remove()
+            todo: list[str] = []
+            for row_id, path, due in rows:
+                if row_id not in self._done:
+                    self._done[row_id] = due
+                    if path not in todo:
+                        todo.append(path)
+            cut = now - LOOKBACK - LOOKBACK
+            self._done = {k: v for k, v in self._done.items() if v > cut}
+            self._since = now
+            count = self._apply(todo)
+            if time.monotonic() >= self._next_sweep:
+                count += self.sweep()
+            return count
+
+    def _apply(self, todo: list[str]) -> int:
+        if pagechanges.EVERY_PAGE in todo:
+            busiest = self.busiest()
+            for path in busiest:
+                self.refresh(path)
+            keep = set(busiest)
+            for path, _name in list(self.tree.files()):
+                if path not in keep:
+                    self.tree.drop(path)
+            todo = [p for p in todo if p != pagechanges.EVERY_PAGE and p not in keep]
+            count = len(busiest)
+        else:
+            count = 0
+        for path in todo:
+            self.refresh(path)
+        return count + len(todo)
+
+    def sweep(self) -> int:
+        """The busiest pages, then the files checked longest ago (at most PAGE_TREE_SWEEP_PAGES); old rows go."""
+        with self._lock, self.app.app_context():
+            self._next_sweep = time.monotonic() + self.sweep_every
+            busiest = self.busiest()
+            for path in busiest:
+                self.refresh(path)
+            others = sorted({p for p, _ in self.tree.files()} - set(busiest), key=lambda p: self._checked.get(p, 0.0))
+            for path in others[: self.sweep_pages]:
+                self.refresh(path)
+            try:
+                db.session.execute(delete(PageChange).where(PageChange.due_at < utcnow() - KEEP_ROWS))
+                db.session.commit()
+            finally:
+                db.session.remove()
+            return len(busiest) + min(len(others), self.sweep_pages)
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - the database may be away for a moment: try again
+                log.exception("page tree: pass failed")
+                self._stop.wait(1.0)
+            self._stop.wait(self.poll)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, name="page-tree", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def init_app(app: Flask) -> None:
+    """With PORTAL_PAGE_TREE_DIR set: record page changes, and pages read through the app, for the worker."""
+    root = str(app.config.get("PAGE_TREE_DIR") or "")
+    if not root:
+        return
+    pagechanges.install_listeners()
+    app.extensions["page_tree"] = PageTree(root)
+    engine: dict = {}
+
+    def engine_of():
+        if "e" not in engine:
+            with app.app_context():
+                engine["e"] = db.engine
+        return engine["e"]
+
+    app.extensions["render_cache"].fill = pagechanges.FillRecorder(engine_of, ENDPOINTS)
+
+
+def writer_for(app: Flask) -> Writer | None:
+    """This process's writer (created on first use), or None without a tree."""
+    tree = app.extensions.get("page_tree")
+    if tree is None:
+        return None
+    if "page_tree_writer" not in app.extensions:
+        app.extensions["page_tree_writer"] = Writer(app, tree)
+    return app.extensions["page_tree_writer"]
+
+
+def catch_up(app: Flask) -> int:
+    """Write every page now due in this process (before a WebSub ping: the hub's readers fetch the new feed)."""
+    writer = writer_for(app)
+    return writer.run_once() if writer is not None else 0
+

@@ -1,0 +1,214 @@
+"""The static tree (portal/pagetree.py): the worker writes the public pages as files, as the app serves them.
+
+These run the writer in the test process against the real database and a real folder; tests/test_nginx.py serves
+the same tree through deploy/nginx.conf.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from bulletin_helpers import local, open_incident, post_update, spokesperson
+from conftest import AuthActions, ask_and_get_code, csrf_token
+from sqlalchemy import select
+
+from portal import pagetree
+from portal.extensions import db
+from portal.models import PageChange, Question, StaffUser
+from portal.services.board import questions as board_questions
+from portal.services.ops import site
+from portal.timeutil import utcnow
+
+
+@pytest.fixture
+def tree_app(make_app, tmp_path):
+    return make_app(PAGE_TREE_DIR=str(tmp_path / "tree"))
+
+
+def writer(app) -> pagetree.Writer:
+    return pagetree.writer_for(app)
+
+
+def page_file(app, path: str, name: str = ".page.html") -> bytes | None:
+    return app.extensions["page_tree"].read(path, name)
+
+
+def anonymous(app, path: str, **headers) -> bytes:
+    response = app.test_client().get(path, headers=headers)
+    assert response.status_code == 200
+    return response.get_data()
+
+
+def test_a_bulletin_is_written_as_the_reader_gets_it_plain_and_compressed(tree_app, staff):
+    client = spokesperson(tree_app)
+    incident = open_incident(tree_app, client)
+    writer(tree_app).run_once()
+    post_update(tree_app, client, incident.id, "转移群众1260人，暂无人员伤亡。", title="第一次通报")
+    writer(tree_app).run_once()
+    body = page_file(tree_app, "/incidents/qingshi-flood")
+    assert body is not None and "第一次通报" in body.decode()
+    # The same bytes an anonymous reader gets from the app, and the gzip form the app sends browsers.
+    assert body == anonymous(tree_app, "/incidents/qingshi-flood")
+    packed = page_file(tree_app, "/incidents/qingshi-flood", ".page.html.gz")
+    assert packed == anonymous(tree_app, "/incidents/qingshi-flood", **{"Accept-Encoding": "gzip"})
+    assert gzip.decompress(packed) == body
+    # The lists and feeds that show the update were written with it.
+    for path in ("/", "/incidents"):
+        assert page_file(tree_app, path) == anonymous(tree_app, path), path
+    for path, name in [("/feeds/bulletins.atom", ".feed.atom"), ("/feeds/bulletins.rss", ".feed.rss"),
+                       ("/incidents/qingshi-flood/feed.atom", ".feed.atom")]:
+        assert "第一次通报" in (page_file(tree_app, path, name) or b"").decode(), path
+    # Files are whole (renamed into place) and readable by nginx's user.
+    root = tree_app.extensions["page_tree"].root
+    leftovers = [n for _, _, names in os.walk(root) for n in names if n.startswith(".tmp-")]
+    assert leftovers == []
+    assert os.stat(root / "incidents" / "qingshi-flood" / ".page.html").st_mode & 0o777 == 0o644
+
+
+def test_the_rows_commit_with_the_publication_and_not_without_it(tree_app, staff):
+    client = spokesperson(tree_app)
+    incident = open_incident(tree_app, client)
+    with tree_app.app_context():
+        before = db.session.scalar(select(sa.func.count()).select_from(PageChange))
+    # A refused form (no body) commits nothing, so it records no page to write either.
+    post_update(tree_app, client, incident.id, "", expect=400)
+    with tree_app.app_context():
+        assert db.session.scalar(select(sa.func.count()).select_from(PageChange)) == before
+        # The worker is not running: the rows wait for it.
+    post_update(tree_app, client, incident.id, "转移群众。", title="第二次通报")
+    with tree_app.app_context():
+        paths = list(db.session.scalars(select(PageChange.path).where(PageChange.id > 0)
+                                        .order_by(PageChange.id.desc()).limit(7)))
+    assert "/incidents/qingshi-flood" in paths and "/feeds/bulletins.atom" in paths
+
+
+def test_a_hidden_question_is_written_again_and_a_page_that_is_gone_loses_its_file(tree_app, staff):
+    number, _ = ask_and_get_code(tree_app.test_client())
+    with tree_app.app_context():
+        question = db.session.scalar(select(Question).where(Question.number == number))
+        office = db.session.scalar(select(StaffUser).where(StaffUser.username == "office"))
+        qid = question.id
+    office_client = tree_app.test_client()
+    AuthActions(office_client).login("office")
+    token = csrf_token(office_client, f"/staff/questions/{qid}")
+    office_client.post(f"/staff/questions/{qid}/route", data={"department": str(staff.roads), "note": "",
+                                                              "csrf_token": token})
+    office_client.post(f"/staff/questions/{qid}/reply", data={"body": "网友您好：已安排处理。", "publish": "1",
+                                                              "csrf_token": token})
+    from conftest import work
+
+    work(tree_app)  # review, if on, is the office's own step; the reply may be published at once
+    writer(tree_app).run_once()
+    if page_file(tree_app, f"/questions/{number}") is None:
+        # The reply waits for review: a reader fetching the page through the app asks for its file.
+        anonymous(tree_app, f"/questions/{number}")
+        time.sleep(0.5)
+        writer(tree_app).run_once()
+    shown = page_file(tree_app, f"/questions/{number}")
+    assert shown is not None and "已安排处理" in shown.decode()
+    with tree_app.app_context():
+        question = db.session.get(Question, qid)
+        board_questions.hide_question(db.session, db.session.get(StaffUser, office.id), question, "含有个人隐私信息")
+        db.session.commit()
+    writer(tree_app).run_once()
+    hidden = page_file(tree_app, f"/questions/{number}")
+    assert hidden == anonymous(tree_app, f"/questions/{number}") and "已安排处理" not in hidden.decode()
+    # A file whose page no longer exists (a question removed while the worker was away) is deleted by the sweep.
+    tree = tree_app.extensions["page_tree"]
+    tree.put("/questions/2000010100001", pagetree.Page(".page.html", b"<p>old</p>", None, None))
+    assert tree_app.test_client().get("/questions/2000010100001").status_code == 404
+    writer(tree_app).sweep()
+    assert page_file(tree_app, "/questions/2000010100001") is None
+
+
+def test_a_page_read_through_the_app_is_written_and_a_query_is_not(tree_app, staff):
+    client = spokesperson(tree_app)
+    open_incident(tree_app, client)
+    w = writer(tree_app)
+    w.run_once()
+    tree = tree_app.extensions["page_tree"]
+    tree.drop("/incidents/qingshi-flood")
+    anonymous(tree_app, "/incidents/qingshi-flood")
+    anonymous(tree_app, "/questions?page=1")
+    deadline = time.monotonic() + 5
+    while page_file(tree_app, "/incidents/qingshi-flood") is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        w.run_once()
+    assert page_file(tree_app, "/incidents/qingshi-flood") is not None
+    # A page with a query string stays with the app: no file stands for it.
+    assert not any("page=" in path for path, _ in tree.files())
+
+
+def test_crisis_mode_rewrites_the_busiest_pages_under_their_crisis_name_and_drops_the_rest(tree_app, staff):
+    number, _ = ask_and_get_code(tree_app.test_client())
+    client = spokesperson(tree_app)
+    open_incident(tree_app, client)
+    w = writer(tree_app)
+    w.run_once()
+    tree = tree_app.extensions["page_tree"]
+    tree.put("/questions/" + number, pagetree.Page(".page.html", b"old", None, None))
+    with tree_app.app_context():
+        admin = db.session.scalar(select(StaffUser).where(StaffUser.username == "admin"))
+        site.set_switches(db.session, admin, True, False, "山洪灾害应急响应")
+        db.session.commit()
+    w.run_once()
+    crisis = page_file(tree_app, "/incidents/qingshi-flood", ".crisis.html")
+    assert crisis is not None and crisis == anonymous(tree_app, "/incidents/qingshi-flood")
+    assert page_file(tree_app, "/incidents/qingshi-flood", ".page.html") is None
+    assert page_file(tree_app, "/", ".crisis.html") is not None
+    # Every other page may show the old banner: its file is gone until it is written again.
+    assert page_file(tree_app, "/questions/" + number) is None
+
+
+def test_a_scheduled_update_is_written_when_it_appears(tree_app, staff):
+    client = spokesperson(tree_app)
+    incident = open_incident(tree_app, client)
+    w = writer(tree_app)
+    w.run_once()
+    due = utcnow() + timedelta(seconds=61)
+    post_update(tree_app, client, incident.id, "今晚20时起恢复供水。", title="供水恢复预告", when="later",
+                publish_at=local(due))
+    w.run_once()
+    assert "供水恢复预告" not in page_file(tree_app, "/incidents/qingshi-flood").decode()
+    with tree_app.app_context():
+        due_rows = list(db.session.scalars(select(PageChange.due_at).where(PageChange.due_at > utcnow())))
+    # The console takes minutes: the rows are due at the minute it chose, which has not come yet.
+    assert due_rows and min(due_rows) <= due
+    # Let the time come: move the update and its rows to a moment ago, as the clock would.
+    with tree_app.app_context():
+        from portal.models import Update
+
+        moment = utcnow() - timedelta(seconds=1)
+        db.session.execute(sa.update(Update).where(Update.publish_at > utcnow()).values(publish_at=moment))
+        db.session.execute(sa.update(PageChange).where(PageChange.due_at > utcnow()).values(due_at=moment))
+        db.session.commit()
+    w.run_once()
+    assert "供水恢复预告" in page_file(tree_app, "/incidents/qingshi-flood").decode()
+
+
+def test_every_servers_tree_gets_the_change(tree_app, make_app, staff, tmp_path):
+    """Several servers: each worker writes its own tree from the shared database's rows."""
+    other = make_app(PAGE_TREE_DIR=str(tmp_path / "tree-2"))
+    client = spokesperson(tree_app)
+    incident = open_incident(tree_app, client)
+    writers = [writer(tree_app), writer(other)]
+    for w in writers:
+        w.run_once()
+    post_update(tree_app, client, incident.id, "道路已抢通。", title="第三次通报")
+    for w in writers:
+        w.run_once()
+    for app in (tree_app, other):
+        assert "第三次通报" in page_file(app, "/incidents/qingshi-flood").decode()
+
+
+def test_a_path_that_is_not_a_plain_url_never_becomes_a_file(tmp_path):
+    tree = pagetree.PageTree(tmp_path / "tree")
+    for path in ("/../etc/passwd", "/a/./b", "relative", "/a//b", "/.page.html", "/a/\x00"):
+        assert tree.folder(path) is None, path
+    assert tree.folder("/") == tmp_path / "tree"
+    assert tree.folder("/incidents/青石镇") == tmp_path / "tree" / "incidents" / "青石镇"
