@@ -6,6 +6,7 @@ about a second anyway, staff and form pages are never shared, and every page car
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import http.cookiejar
@@ -17,10 +18,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
+from bulletin_helpers import local
 from conftest import need_service
-from server_helpers import ROOT, copy_sqlite_template, free_port, gunicorn, seed_incident_site, server_env
+from server_helpers import ROOT, copy_sqlite_template, free_port, gunicorn, seed_incident_site, server_env, worker
 from sqlalchemy import select
 from totp_helpers import authenticator_code
 
@@ -34,12 +37,14 @@ nginx_local = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(nginx_local)
 
 
-def publish(app, title: str) -> None:
-    """A spokesperson publishes an update (from this process, through the service the console calls)."""
+def publish(app, title: str, when: str = "") -> None:
+    """A spokesperson publishes an update (from this process, through the service the console calls); `when`:
+    a Beijing time as the console takes it, to schedule it."""
     with app.app_context():
         actor = db.session.scalar(select(StaffUser).where(StaffUser.username == "spokesperson"))
         incident = db.session.scalar(select(Incident).where(Incident.slug == "qingshi-flood"))
-        publishing.post_update(db.session, actor, incident, publishing.NewUpdate(body=f"{title}：详情。", title=title))
+        publishing.post_update(db.session, actor, incident,
+                               publishing.NewUpdate(body=f"{title}：详情。", title=title, publish_at=when))
         db.session.remove()
 
 
@@ -71,8 +76,9 @@ SECRET_KEY = "nginx-test-secret-key-0123456789"
 
 
 @contextmanager
-def served(tmp_path, database_template, **env_extra: str):
-    """The seeded site under gunicorn behind deploy/nginx.conf: (nginx URL, app URL, an app on the database)."""
+def served(tmp_path, database_template, tree: bool = False, **env_extra: str):
+    """The seeded site under gunicorn behind deploy/nginx.conf: (nginx URL, app URL, an app on the database).
+    `tree`: the worker runs too, writing the static tree nginx serves (PORTAL_PAGE_TREE_DIR, as deployed)."""
     db_path = copy_sqlite_template(database_template, tmp_path / "portal.db",
                                    "the nginx test serves the SQLite template under gunicorn")
     if nginx_local.binary() is None:
@@ -82,12 +88,18 @@ def served(tmp_path, database_template, **env_extra: str):
     port = free_port()
     front = f"http://127.0.0.1:{port}"
     # As deploy/portal.service runs the app behind deploy/nginx.conf.
+    pages = tmp_path / "pages"
+    if tree:
+        env_extra["PORTAL_PAGE_TREE_DIR"] = str(pages)
     env = server_env(db_path, tmp_path, SECRET_KEY, PORTAL_PROXY_COUNT="1", PORTAL_SECURITY_HEADERS_AT_EDGE="true",
-                     **{name: value.format(front=front) for name, value in env_extra.items()})
-    with gunicorn(env, tmp_path / "gunicorn.log") as base:
+                     **env_extra)
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(gunicorn(env, tmp_path / "gunicorn.log"))
+        if tree:
+            stack.enter_context(worker({**env, "PORTAL_BASE_URL": base}, tmp_path / "worker.log"))
         app_port = int(base.rsplit(":", 1)[1])
-        with nginx_local.running(tmp_path / "nginx", port, app_port):
-            yield front, base, app
+        stack.enter_context(nginx_local.running(tmp_path / "nginx", port, app_port, tree=pages))
+        yield front, base, app
     with app.app_context():
         db.engine.dispose()
 
@@ -98,7 +110,7 @@ def edge(tmp_path, database_template):
         yield site
 
 
-# nginx may keep pages and feeds a minute: only the app's refresh can make a new bulletin show sooner.
+# nginx's proxy cache may keep pages and feeds a minute: only the static tree can make a new bulletin show sooner.
 KEEP_A_MINUTE = {
     "PORTAL_PAGE_CACHE_CONTROL": "public, max-age=10, s-maxage=60, stale-while-revalidate=30",
     "PORTAL_FEED_SHARED_MAX_AGE": "60",
@@ -106,8 +118,9 @@ KEEP_A_MINUTE = {
 
 
 @pytest.fixture
-def refreshed_edge(tmp_path, database_template):
-    with served(tmp_path, database_template, PORTAL_EDGE_REFRESH_URLS="{front}", **KEEP_A_MINUTE) as site:
+def tree_edge(tmp_path, database_template):
+    """As deployed: the worker writes the static tree that nginx serves."""
+    with served(tmp_path, database_template, tree=True) as site:
         yield site
 
 
@@ -231,51 +244,113 @@ def warm(front: str, paths) -> None:
         assert get(front + path, browser=browser)[1]["X-Cache-Status"] == "HIT", path
 
 
-def test_a_publication_at_the_console_refreshes_the_pages_nginx_keeps(refreshed_edge):
-    front, _, app = refreshed_edge
-    warm(front, SHOWING + LISTING)
-    before = {path: get(front + path)[1]["ETag"] for path in LISTING}
+def wait_for_file(front: str, path: str, timeout: float = 10) -> dict[str, str]:
+    """Ask until nginx answers `path` from the static tree (the worker writes it at start, or once read)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, headers, _ = get(front + path)
+        if headers.get("X-Cache-Status") == "FILE":
+            return headers
+        assert time.monotonic() < deadline, f"{path} never came from the static tree: {status} {headers}"
+        time.sleep(0.1)
+
+
+TREE_PAGES = SHOWING + LISTING + ("/questions",)
+
+
+def test_pages_are_files_with_the_apps_bytes_and_headers(tree_edge):
+    front, direct, _ = tree_edge
+    for path in TREE_PAGES:
+        wait_for_file(front, path)
+        for browser in (False, True):
+            status, headers, body = get(front + path, browser=browser)
+            assert status == 200 and headers["X-Cache-Status"] == "FILE", path
+            _, app_headers, app_body = get(direct + path, browser=browser)
+            assert body == app_body, path
+            # What the app sends, header by header (the ETag is the file's own validator: see below).
+            for name in ("Content-Type", "Cache-Control"):
+                assert headers[name] == app_headers[name], (path, name)
+            assert {v.strip() for v in headers["Vary"].split(",")} == \
+                {v.strip() for v in app_headers["Vary"].split(",")}, path
+            assert headers.get("Content-Encoding") == app_headers.get("Content-Encoding"), path
+            for name, value in EDGE_HEADERS:
+                assert headers[name] == value, (path, name)
+            assert "Set-Cookie" not in headers
+            # A reader's copy is revalidated by the file's ETag: 304 while the file is unchanged.
+            request = urllib.request.Request(front + path, headers={"If-None-Match": headers["ETag"],
+                                                                    **({"Accept-Encoding": "gzip"} if browser else {})})
+            with pytest.raises(urllib.error.HTTPError) as not_modified:
+                _opener.open(request, timeout=10)
+            assert not_modified.value.code == 304, path
+
+
+def test_a_staff_cookie_a_query_or_a_form_never_gets_a_file(tree_edge):
+    front, _, _ = tree_edge
+    for path in ("/incidents/qingshi-flood", "/feeds/bulletins.atom", "/"):
+        wait_for_file(front, path)
+        for cookie in ("session=abc", "remember_token=abc", "theme=dark; session=abc"):
+            status, headers, _ = get(front + path, cookie=cookie)
+            assert headers.get("X-Cache-Status") == "BYPASS", (path, cookie)
+        # Another cookie is no staff session: the file.
+        assert get(front + path, cookie="theme=dark")[1]["X-Cache-Status"] == "FILE"
+    # A query string (the board's pages, a search) is the app's, through the proxy cache.
+    assert get(front + "/questions?page=1")[1].get("X-Cache-Status") != "FILE"
+    # A POST to a page's address reaches the app (its own error page, in Chinese), never nginx's answer for a file.
+    request = urllib.request.Request(front + "/incidents/qingshi-flood", data=b"x=1", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _opener.open(request, timeout=10)
+    page = refused.value.read().decode()
+    assert refused.value.headers.get("X-Cache-Status") != "FILE" and "nginx" not in page and "<html" in page
+
+
+def test_a_publication_shows_at_once_and_the_old_file_is_never_served_again(tree_edge):
+    front, _, app = tree_edge
+    for path in SHOWING:
+        wait_for_file(front, path)
     console = Console(app, front)
     console.publish("青石镇山洪通报（第2次）")
-    published = time.monotonic()
-    # nginx keeps these pages a minute (s-maxage=60): they change now only because the app asked it to refresh.
-    for path, browser in itertools.product(SHOWING, (False, True)):
-        while "青石镇山洪通报（第2次）" not in get(front + path, browser=browser)[2]:
-            assert time.monotonic() - published < 10, f"{path} still shows the old bulletin list"
-            time.sleep(0.05)
-        # The new page is the one nginx now keeps and gives everyone, plain and compressed.
-        status, headers, body = get(front + path, browser=browser)
-        assert status == 200 and headers["X-Cache-Status"] == "HIT" and "青石镇山洪通报（第2次）" in body, path
-    for path in LISTING:
-        while get(front + path)[1]["ETag"] == before[path]:
-            assert time.monotonic() - published < 10, f"{path} is still the copy from before the publication"
-            time.sleep(0.05)
-        assert get(front + path)[1]["X-Cache-Status"] == "HIT", path
+    committed = time.monotonic()
+    seen: dict[tuple[str, bool], float] = {}
+    while len(seen) < 2 * len(SHOWING):
+        for path, browser in itertools.product(SHOWING, (False, True)):
+            if (path, browser) not in seen and "青石镇山洪通报（第2次）" in get(front + path, browser=browser)[2]:
+                seen[path, browser] = time.monotonic() - committed
+        assert time.monotonic() - committed < 5, f"not visible through nginx: {set(SHOWING) - {p for p, _ in seen}}"
+        time.sleep(0.02)
+    # The incident page first, then its feeds and the lists: every one within a second of the commit.
+    assert max(seen.values()) < 1.0, seen
+    # From then on every answer is the new file, plain and compressed; never the old one.
+    end = time.monotonic() + 1.5
+    while time.monotonic() < end:
+        for path, browser in itertools.product(SHOWING, (False, True)):
+            status, headers, body = get(front + path, browser=browser)
+            assert headers["X-Cache-Status"] == "FILE" and "青石镇山洪通报（第2次）" in body, (path, browser)
 
 
-def raw_get(front: str, path: str, source: str, refresh: bool) -> tuple[str, str]:
-    """GET from a chosen loopback address, with or without the refresh header: (X-Cache-Status, body)."""
-    host, port = front.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
-    try:
-        conn.request("GET", path, headers={"X-Portal-Refresh": "1", "X-Portal-Scheme": "http"} if refresh else {})
-        response = conn.getresponse()
-        return response.getheader("X-Cache-Status", ""), response.read().decode()
-    finally:
-        conn.close()
+def test_a_scheduled_update_appears_within_the_refresh_interval(tree_edge):
+    import sqlalchemy as sa
 
+    from portal.models import PageChange, Update
+    from portal.timeutil import utcnow
 
-def test_only_the_app_servers_addresses_may_refresh_the_cache(refreshed_edge):
-    front, _, app = refreshed_edge
+    front, _, app = tree_edge
     page = "/incidents/qingshi-flood"
-    warm(front, [page])
-    # Published from this test's own app, which sends no refresh: nginx keeps the old page a minute.
-    publish(app, "青石镇山洪通报（第2次）")
-    # A reader who sends the header from an address not in deploy/nginx.conf's `geo` list gets the kept page.
-    status, body = raw_get(front, page, "127.0.0.2", refresh=True)
-    assert status == "HIT" and "青石镇山洪通报（第2次）" not in body
-    # From an app server's address (127.0.0.1 is listed) the same request fetches and stores the new page.
-    status, body = raw_get(front, page, "127.0.0.1", refresh=True)
-    assert status == "BYPASS" and "青石镇山洪通报（第2次）" in body
-    status, body = raw_get(front, page, "127.0.0.2", refresh=False)
-    assert status == "HIT" and "青石镇山洪通报（第2次）" in body
+    wait_for_file(front, page)
+    publish(app, "预告", when=local(utcnow() + timedelta(minutes=5)))
+    # The console takes minutes; move the update (and the rows due with it) to three seconds from now.
+    due = utcnow() + timedelta(seconds=3)
+    with app.app_context():
+        later = db.session.scalar(sa.select(sa.func.max(PageChange.due_at)))
+        db.session.execute(sa.update(Update).where(Update.publish_at > utcnow()).values(publish_at=due))
+        db.session.execute(sa.update(PageChange).where(PageChange.due_at == later).values(due_at=due))
+        db.session.commit()
+        db.session.remove()
+    while utcnow() < due - timedelta(seconds=0.3):
+        assert "预告" not in get(front + page)[2], "shown before its time"
+        time.sleep(0.1)
+    while "预告" not in get(front + page)[2]:
+        assert utcnow() - due < timedelta(seconds=2), "the scheduled update did not appear in time"
+        time.sleep(0.05)
+    # Within the worker's refresh interval (PORTAL_PAGE_TREE_POLL_SECONDS, 0.1 s) plus the writing.
+    assert utcnow() - due < timedelta(seconds=1)
+    assert get(front + page)[1]["X-Cache-Status"] == "FILE"
