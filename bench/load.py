@@ -9,25 +9,27 @@ Prepares a temporary SQLite database with the real corpus imported (bench/corpus
 - the portal under gunicorn with deploy/gunicorn.conf.py on 127.0.0.1 (in-process render cache), with the
   environment of deploy/portal.service (behind one proxy, security headers added by nginx),
 - a bare Flask "hello" app under the same gunicorn config (the framework floor),
+- the background worker (`flask worker`, as deploy/portal-worker.service) writing the static tree
+  (PORTAL_PAGE_TREE_DIR, portal/pagetree.py),
 - nginx running deploy/nginx.conf itself (bench/nginx_local.py: only ports and paths rewritten) in front of the
-  portal, plus a static copy of every measured page (the limit): the same body, served by the same nginx with
-  the same headers as the page (its Cache-Control and Vary, and the security headers).
+  portal, serving the tree's files and the rest through its proxy cache, plus a static copy of every measured
+  page (the limit): the same body, served by the same nginx with the same headers as the page (its
+  Cache-Control and Vary, and the security headers), from a location with nginx's usual open-file cache.
 
 For each page wrk (-c N -t 2 --latency, each run bounded in time) first runs it cold (a dummy session cookie,
 which bypasses the render cache, so every request renders), then R rounds of four runs back to back: the hello
 app, the page cached by the app (anonymous, from the render cache), nginx serving the static copy, and the page
-through nginx (anonymous, from nginx's proxy cache); the static copy is saved again just before its run.
+through nginx (anonymous: the worker's file from the static tree; the search page, which takes a query, from
+nginx's proxy cache); the static copy is saved again just before its run.
 This machine is shared and noisy: a ratio is taken within each round, between runs seconds apart, and the
 median of the rounds is printed (with the lowest round); requests/s and the percentiles are medians of the
 rounds (the worst round's p95 is printed too). On the incident page a spokesperson publishes updates through
 the console during all four runs of each round, and a poller measures publish-to-visible during the cached run
-(directly from gunicorn) and the nginx run (the app asks nginx to refresh the changed pages after each
-publication, PORTAL_EDGE_REFRESH_URLS as in deploy/portal.service; without it the bound would be the page's
-s-maxage, 1 s, plus one revalidation).
+(directly from gunicorn) and the nginx run (the worker rewrites the page's file after each publication).
 In the first --gzip-rounds rounds (2) three more runs send a browser's Accept-Encoding: nginx serving the
-saved gzip form of the copy (gzip_static: the limit for compressed pages), the page through nginx (the gzip form
-the app made once and nginx keeps), and nginx compressing the saved copy on every request (what each cache hit
-cost when nginx compressed it).
+saved gzip form of the copy (gzip_static: the limit for compressed pages), the page through nginx (the .gz file
+the worker wrote), and nginx compressing the saved copy on every request (what each hit would cost if nginx
+compressed it).
 Also prints start-up time and memory per worker (RSS and PSS: preloaded workers share most pages).
 """
 
@@ -247,6 +249,18 @@ def publish_to_visible(publisher: Publisher, read_base: str, path: str, stop: th
         stop.wait(1.5)
 
 
+def wait_source(url: str, from_tree: bool, timeout: float = 30) -> str:
+    """Wait until nginx serves `url` from the static tree (the worker writes a page once it was read through the
+    app); returns where nginx takes it from (X-Cache-Status: FILE, or the proxy cache's HIT)."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            status = response.headers.get("X-Cache-Status", "")
+        if status == "FILE" or not from_tree or time.perf_counter() > deadline:
+            return status
+        time.sleep(0.2)
+
+
 def fmt(r: dict) -> str:
     return f"{r['rps']:>8.0f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['p99']:>7.1f} {r['errors']:>6}"
 
@@ -341,13 +355,17 @@ def main() -> None:
         try:
             prepare(env, tmp)
             app_port, hello_port, nginx_port = free_port(), free_port(), free_port()
-            # As deploy/portal.service: after each publication nginx is asked to fetch the changed pages.
-            env["PORTAL_EDGE_REFRESH_URLS"] = f"http://127.0.0.1:{nginx_port}"
+            # As deploy/portal.service and deploy/portal-worker.service: the worker writes the pages nginx serves.
+            env["PORTAL_PAGE_TREE_DIR"] = str(tmp / "pages")
+            env["PORTAL_BASE_URL"] = f"http://127.0.0.1:{app_port}"
             t0 = time.perf_counter()
             portal = gunicorn(env, "wsgi:app", app_port, tmp / "portal.log")
             procs.append(portal)
             wait_up(f"http://127.0.0.1:{app_port}/", 120)
             startup = time.perf_counter() - t0
+            procs.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "worker"], cwd=ROOT,
+                                          env=env, stdout=(tmp / "worker.log").open("w"), stderr=subprocess.STDOUT,
+                                          start_new_session=True))
             hello = gunicorn(env, "hello_app:app", hello_port, tmp / "hello.log", chdir=ROOT / "bench")
             procs.append(hello)
             hello_startup = wait_up(f"http://127.0.0.1:{hello_port}/", 60)
@@ -365,7 +383,8 @@ def main() -> None:
             for name in chosen:
                 with urllib.request.urlopen(app + pages[name], timeout=30) as response:
                     locations.append(copy_location(tmp, name, response.headers))
-            stack.enter_context(nginx_local.running(tmp / "nginx", nginx_port, app_port, "\n".join(locations)))
+            stack.enter_context(nginx_local.running(tmp / "nginx", nginx_port, app_port, "\n".join(locations),
+                                                    tree=tmp / "pages"))
             edge = f"http://127.0.0.1:{nginx_port}"
             wait_up(f"{edge}{save_copy(tmp, app, chosen[0], pages[chosen[0]], 0)}", 20)
             serial = 0
@@ -386,6 +405,7 @@ def main() -> None:
                 for _, accept in itertools.product(range(3), ({}, {"Accept-Encoding": "gzip"})):
                     for base in (app, edge):
                         urllib.request.urlopen(urllib.request.Request(base + path, headers=accept), timeout=30).read()
+                source = wait_source(edge + path, name != "search")
                 runs: dict[str, list[dict]] = {kind: [] for kind in (*PLAIN_RUNS, *GZIP_RUNS)}
                 targets = {"hello": f"http://127.0.0.1:{hello_port}/", "cached": app + path, "static": "",
                            "nginx": edge + path, "static gz": "", "nginx gz": edge + path, "fly gz": ""}
@@ -419,19 +439,19 @@ def main() -> None:
                 static, proxied = median_run(runs["static"]), median_run(runs["nginx"])
                 app_ratio, app_low = paired(runs["cached"], runs["hello"])
                 edge_ratio, edge_low = paired(runs["nginx"], runs["static"])
-                rows.append((name, cached, proxied, app_ratio, edge_ratio))
+                rows.append((name, cached, proxied, app_ratio, edge_ratio, source))
                 print(f"{name:<9} {'hello (floor)':<15} {fmt(floor)}")
                 print(f"{name:<9} {'app cold':<15} {fmt(cold)}  {cold['rps'] / floor['rps']:.2f} x hello")
                 print(f"{name:<9} {'app cached':<15} {fmt(cached)}  {app_ratio:.2f} x hello; {app_low:.2f}")
                 print(f"{name:<9} {'nginx static':<15} {fmt(static)}  (the limit)")
-                print(f"{name:<9} {'nginx cached':<15} {fmt(proxied)}  {edge_ratio:.2f} x static; {edge_low:.2f}")
+                print(f"{name:<9} {'nginx ' + source:<15} {fmt(proxied)}  {edge_ratio:.2f} x static; {edge_low:.2f}")
                 if runs["nginx gz"]:
                     gz_static = median_run(runs["static gz"])
                     gz_ratio, gz_low = paired(runs["nginx gz"], runs["static gz"])
                     fly_ratio, fly_low = paired(runs["fly gz"], runs["static gz"])
-                    gz_rows.append((name, gz_ratio, fly_ratio))
+                    gz_rows.append((name, gz_ratio, fly_ratio, gz_low))
                     print(f"{name:<9} {'static gz':<15} {fmt(gz_static)}  (the limit, gzip_static)")
-                    print(f"{name:<9} {'nginx cached gz':<15} {fmt(median_run(runs['nginx gz']))}  "
+                    print(f"{name:<9} {'nginx gz':<15} {fmt(median_run(runs['nginx gz']))}  "
                           f"{gz_ratio:.2f} x static gz; {gz_low:.2f}")
                     print(f"{name:<9} {'gzip each hit':<15} {fmt(median_run(runs['fly gz']))}  "
                           f"{fly_ratio:.2f} x static gz; {fly_low:.2f}")
@@ -439,12 +459,15 @@ def main() -> None:
 
             print("\npublish-to-visible while the cached load runs (incident page, anonymous poller every 20 ms;")
             print("measured from the publish POST's answer, i.e. the commit; the POST's own time shown apart;")
-            print("through nginx the app asks nginx to refresh the changed pages after each publication):")
+            print("through nginx: the worker's new file; target max < 1 s):")
             for where, found in visibility.items():
                 ok = [d for kind, d, _ in found if kind == "ok"]
                 posts = [p for _, _, p in found]
                 bad = [f"{kind}: {d}" for kind, d, _ in found if kind != "ok"]
                 if ok:
+                    if where == "nginx":
+                        print(f"  publish-to-visible through nginx: max {max(ok) * 1000:.0f} ms "
+                              f"{'PASS' if max(ok) < 1 and not bad else 'MISS'} (target < 1 s)")
                     print(f"  {where:<6}: {len(ok)} updates, visible after p50 {statistics.median(ok) * 1000:.0f} ms, "
                           f"max {max(ok) * 1000:.0f} ms; publish POST p50 {statistics.median(posts) * 1000:.0f} "
                           f"ms, max {max(posts) * 1000:.0f} ms; not seen: {bad or 'none'}")
@@ -459,11 +482,13 @@ def main() -> None:
                       f"{statistics.mean(p for _, p in mem) / 1024:.0f} MiB; hello worker RSS "
                       f"{statistics.mean(r for r, _ in hello_mem) / 1024:.0f} MiB" if hello_mem else "")
 
-            print("\ntargets (cached app >= 0.8 x hello; nginx >= 0.8 x static; p95 < 50 ms; no errors):")
-            for name, cached, proxied, app_ratio, edge_ratio in rows:
+            print("\ntargets (cached app >= 0.8 x hello; nginx >= 0.95 x static for a file (0.8 through the proxy "
+                  "cache); p95 < 50 ms; no errors):")
+            for name, cached, proxied, app_ratio, edge_ratio, source in rows:
+                bound = 0.95 if source == "FILE" else 0.8
                 checks = [
                     ("app cached/hello", app_ratio >= 0.8, f"{app_ratio:.2f}"),
-                    ("nginx/static", edge_ratio >= 0.8, f"{edge_ratio:.2f}"),
+                    (f"nginx {source}/static", edge_ratio >= bound, f"{edge_ratio:.2f}"),
                     ("p95 app cached", cached["p95"] < 50,
                      f"{cached['p95']:.1f} ms (worst round {cached['p95_worst']:.1f})"),
                     ("p95 nginx", proxied["p95"] < 50,
@@ -473,10 +498,10 @@ def main() -> None:
                 print(f"  {name:<9} " + "; ".join(f"{label} {value} {'PASS' if ok else 'MISS'}"
                                                    for label, ok, value in checks))
             if gz_rows:
-                print("\nbrowsers (Accept-Encoding: gzip), x the gzip_static limit: nginx cached gz / nginx compressing "
-                      "each hit")
-                for name, gz_ratio, fly_ratio in gz_rows:
-                    print(f"  {name:<9} {gz_ratio:.2f} / {fly_ratio:.2f}")
+                print("\nbrowsers (Accept-Encoding: gzip), x the gzip_static limit: nginx gz (lowest round) / nginx "
+                      "compressing each hit")
+                for name, gz_ratio, fly_ratio, gz_low in gz_rows:
+                    print(f"  {name:<9} {gz_ratio:.2f} ({gz_low:.2f}) / {fly_ratio:.2f}")
         finally:
             for proc in procs:
                 try:

@@ -34,11 +34,11 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
     from portal.cli_accounts import totp_keys
     from portal.cli_backup import backup_command, restore_command
-    from portal.cli_bulletins import send_due_notifications, worker
+    from portal.cli_bulletins import page_tree, send_due_notifications, worker
     from portal.cli_departments import departments_group
     from portal.cli_watch import watch_group
 
-    for command in (send_due_notifications, worker, backup_command, restore_command, watch_group, totp_keys,
+    for command in (send_due_notifications, worker, page_tree, backup_command, restore_command, watch_group, totp_keys,
                     departments_group):
         app.cli.add_command(command)
 

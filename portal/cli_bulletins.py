@@ -86,3 +86,29 @@ def worker(burst: bool, threads: int | None) -> None:
         click.echo("worker --burst: " + (", ".join(f"{k}={v}" for k, v in sorted(totals.items())) or "nothing to do"))
         return
     jobs.run_consumer(app, threads)
+
+
+@click.command("page-tree")
+@click.option("--once", is_flag=True, help="Write every page now due and the busiest pages, then exit.")
+@with_appcontext
+def page_tree(once: bool) -> None:
+    """Write the static tree (PORTAL_PAGE_TREE_DIR) that this machine's nginx serves, without the job queue: for an
+    nginx host that runs no app server (`flask worker` on an app server writes its tree itself)."""
+    import logging
+
+    from portal import pagetree
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    writer = pagetree.writer_for(app)
+    if writer is None:
+        raise click.ClickException("PORTAL_PAGE_TREE_DIR 未设置：没有要写的静态页面目录。")
+    if once:
+        count = writer.run_once()
+        click.echo(f"静态页面：检查 {count} 页，写入 {writer.written} 页，删除 {writer.dropped} 页。")
+        return
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        writer.run_forever()
+    except KeyboardInterrupt:
+        pass

@@ -250,6 +250,14 @@ def purge_exports(app: Flask) -> dict[str, int]:
     return {"exports_expired": count}
 
 
+@periodic(crontab(minute="23"))
+def prune_page_changes(app: Flask) -> dict[str, int]:
+    """Delete the static tree's page-change rows older than a day (portal/pagetree.py)."""
+    from portal import pagetree
+
+    return {"page_changes_pruned": pagetree.prune(db.session)}
+
+
 @periodic(crontab(minute="17", hour="19"))  # 03:17 Beijing time
 def purge_contacts(app: Flask) -> dict[str, int]:
     """Anonymise contact details PORTAL_CONTACT_RETENTION_DAYS after a question closed."""

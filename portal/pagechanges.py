@@ -126,7 +126,7 @@ def paths(app: Flask, routes: list[Route]) -> list[str]:
 
 
 def _before_flush(session: Session, flush_context, instances) -> None:  # noqa: ARG001
-    if not has_app_context() or "page_tree" not in current_app.extensions:
+    if not has_app_context():
         return
     try:
         with session.no_autoflush:
@@ -153,7 +153,7 @@ def _forget(session: Session) -> None:
 
 
 def install_listeners() -> None:
-    """Attach the session hooks (idempotent; they act only inside an app with a page tree)."""
+    """Attach the session hooks (idempotent; they act inside an app context)."""
     site.listen_to_sessions(_before_flush, _forget, _forget)
 
 

@@ -58,6 +58,7 @@ CARRIED = frozenset({"content-type", "content-length", "cache-control", "vary", 
 NAMES = (".page.html", ".crisis.html", ".feed.atom", ".feed.rss")
 TYPES = {".page.html": "text/html", ".crisis.html": "text/html", ".feed.atom": "application/atom+xml",
          ".feed.rss": "application/rss+xml"}
+TICKS = ".tick"
 LOOKBACK = timedelta(seconds=30)  # rows committed this late after they were due are still read
 KEEP_ROWS = timedelta(days=1)
 
@@ -77,6 +78,23 @@ class PageTree:
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
+
+    def ensure_ticks(self) -> None:
+        """The ten names nginx looks the tree up through (`.tick/0` to `.tick/9`, each a link to the tree itself, one
+        per tenth of a second: deploy/nginx.conf), so that a rewritten file shows within a tenth of a second although
+        nginx keeps open files' descriptors."""
+        ticks = self.root / TICKS
+        ticks.mkdir(parents=True, exist_ok=True, mode=0o755)
+        os.chmod(self.root, 0o755)
+        for tenth in range(10):
+            link = ticks / str(tenth)
+            if os.path.islink(link) and os.readlink(link) == "..":
+                continue
+            tmp = ticks / f".new-{tenth}-{os.getpid()}"
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            os.symlink("..", tmp)
+            os.replace(tmp, link)
 
     def folder(self, path: str) -> Path | None:
         """The folder of URL path `path` (decoded, as nginx's $uri); None for a path no file may stand for."""
@@ -231,6 +249,7 @@ class Writer:
         self._next_sweep = 0.0
         self._checked: dict[str, float] = {}
         self._stop = threading.Event()
+        self._ticks = False
 
     # -- one page --------------------------------------------------------------------------------------------
     def refresh(self, path: str) -> None:
@@ -247,6 +266,7 @@ class Writer:
             self.dropped += 1
         elif self.tree.put(path, page):
             self.written += 1
+            log.info("page tree: wrote %s", path)
         self._checked[path] = time.monotonic()
 
     def busiest(self) -> list[str]:
@@ -269,6 +289,9 @@ class Writer:
     def run_once(self) -> int:
         """Write the pages of every row now due (and sweep when it is time); returns the pages refreshed."""
         with self._lock, self.app.app_context():
+            if not self._ticks:
+                self.tree.ensure_ticks()
+                self._ticks = True
             self.app.extensions["render_cache"].reader.invalidate()  # render with the version as committed now
             now = utcnow()
             try:
@@ -311,7 +334,7 @@ class Writer:
         return count + len(todo)
 
     def sweep(self) -> int:
-        """The busiest pages, then the files checked longest ago (at most PAGE_TREE_SWEEP_PAGES); old rows go."""
+        """The busiest pages, then the files checked longest ago (at most PAGE_TREE_SWEEP_PAGES)."""
         with self._lock, self.app.app_context():
             self._next_sweep = time.monotonic() + self.sweep_every
             busiest = self.busiest()
@@ -320,11 +343,6 @@ class Writer:
             others = sorted({p for p, _ in self.tree.files()} - set(busiest), key=lambda p: self._checked.get(p, 0.0))
             for path in others[: self.sweep_pages]:
                 self.refresh(path)
-            try:
-                db.session.execute(delete(PageChange).where(PageChange.due_at < utcnow() - KEEP_ROWS))
-                db.session.commit()
-            finally:
-                db.session.remove()
             return len(busiest) + min(len(others), self.sweep_pages)
 
     def run_forever(self) -> None:
@@ -346,11 +364,12 @@ class Writer:
 
 
 def init_app(app: Flask) -> None:
-    """With PORTAL_PAGE_TREE_DIR set: record page changes, and pages read through the app, for the worker."""
+    """Record page changes (always: a tree on another host may read them); with PORTAL_PAGE_TREE_DIR set, pages read
+    through the app too, and this process may write the tree."""
+    pagechanges.install_listeners()
     root = str(app.config.get("PAGE_TREE_DIR") or "")
     if not root:
         return
-    pagechanges.install_listeners()
     app.extensions["page_tree"] = PageTree(root)
     engine: dict = {}
 
@@ -371,6 +390,13 @@ def writer_for(app: Flask) -> Writer | None:
     if "page_tree_writer" not in app.extensions:
         app.extensions["page_tree_writer"] = Writer(app, tree)
     return app.extensions["page_tree_writer"]
+
+
+def prune(session) -> int:
+    """Delete the rows older than a day (every writer has read them, or re-checks its files in its sweeps)."""
+    done = session.execute(delete(PageChange).where(PageChange.due_at < utcnow() - KEEP_ROWS))
+    session.commit()
+    return done.rowcount or 0
 
 
 def catch_up(app: Flask) -> int:

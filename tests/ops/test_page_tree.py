@@ -212,3 +212,31 @@ def test_a_path_that_is_not_a_plain_url_never_becomes_a_file(tmp_path):
         assert tree.folder(path) is None, path
     assert tree.folder("/") == tmp_path / "tree"
     assert tree.folder("/incidents/青石镇") == tmp_path / "tree" / "incidents" / "青石镇"
+
+
+def test_an_nginx_host_without_an_app_server_writes_its_tree_by_command(tree_app, make_app, staff, tmp_path):
+    """`flask page-tree --once` (the loop without --once runs as deploy/portal-pages.service)."""
+    client = spokesperson(tree_app)
+    open_incident(tree_app, client)
+    nginx_host = make_app(PAGE_TREE_DIR=str(tmp_path / "nginx-host"))
+    output = nginx_host.test_cli_runner().invoke(args=["page-tree", "--once"]).output
+    assert "写入" in output
+    assert page_file(nginx_host, "/incidents/qingshi-flood") == anonymous(tree_app, "/incidents/qingshi-flood")
+    without = make_app(PAGE_TREE_DIR="")
+    assert "PORTAL_PAGE_TREE_DIR" in without.test_cli_runner().invoke(args=["page-tree", "--once"]).output
+
+
+def test_a_server_without_a_tree_still_records_what_changed_and_old_rows_are_pruned(app, staff):
+    """An app server or a command without PORTAL_PAGE_TREE_DIR publishes: the nginx hosts' writers must hear of it."""
+    client = spokesperson(app)
+    open_incident(app, client)
+    with app.app_context():
+        paths = set(db.session.scalars(select(PageChange.path)))
+        assert "/incidents/qingshi-flood" in paths
+        db.session.execute(sa.update(PageChange).values(due_at=utcnow() - timedelta(days=2)))
+        db.session.commit()
+    from conftest import work
+
+    assert work(app)["page_changes_pruned"] >= 1
+    with app.app_context():
+        assert db.session.scalar(select(sa.func.count()).select_from(PageChange)) == 0
