@@ -125,25 +125,31 @@ def paths(app: Flask, routes: list[Route]) -> list[str]:
     return out
 
 
+def _creating(routes: list[Route]):
+    """Each route with whether its file is written even if the tree has none yet (all but question pages)."""
+    return [(route, route[0] != "questions.detail") for route in routes]
+
+
 def _before_flush(session: Session, flush_context, instances) -> None:  # noqa: ARG001
     if not has_app_context():
         return
     try:
         with session.no_autoflush:
             now = utcnow()
-            wanted: list[tuple[str, datetime]] = []
+            wanted: list[tuple[str, datetime, bool]] = []
             for obj in list(site.public_changes(session)):
                 routes = routes_for(obj)
-                found = [EVERY_PAGE] if routes is None else paths(current_app, routes)
-                wanted += [(path, now) for path in found]
+                found = [(EVERY_PAGE, True)] if routes is None else \
+                    [(p, create) for endpoint, create in _creating(routes) for p in paths(current_app, [endpoint])]
+                wanted += [(path, now, create) for path, create in found]
                 later = _scheduled_for(obj, now)
                 if later is not None:
-                    wanted += [(path, later) for path in found]
+                    wanted += [(path, later, create) for path, create in found]
             seen: set[tuple[str, datetime]] = session.info.setdefault(_SEEN, set())
-            for path, due in wanted:
+            for path, due, create in wanted:
                 if (path, due) not in seen:
                     seen.add((path, due))
-                    session.add(PageChange(path=path, due_at=due, created_at=now))
+                    session.add(PageChange(path=path, due_at=due, created_at=now, create_file=create))
     except Exception:  # noqa: BLE001 - never let the bookkeeping fail a publication (the sweep catches up)
         log.exception("page tree: could not list the pages a change touches")
 
@@ -200,7 +206,7 @@ class FillRecorder:
                 now = utcnow()
                 with engine.begin() as conn:
                     conn.execute(insert(PageChange.__table__),
-                                 [{"path": p, "due_at": now, "created_at": now} for p in batch])
+                                 [{"path": p, "due_at": now, "created_at": now, "create_file": True} for p in batch])
             except Exception:  # noqa: BLE001 - the page is still served by the app; it is asked for again later
                 log.exception("page tree: could not record %d pages to fill", len(batch))
                 with self._cond:

@@ -11,6 +11,9 @@ Layout: the page at URL path P lives in the folder <tree>/P, as `.page.html` (Ca
 PORTAL_PAGE_CACHE_CONTROL), `.crisis.html` (in crisis mode: PORTAL_PAGE_CACHE_CONTROL_CRISIS), `.feed.atom` or
 `.feed.rss`, each with a `.gz` beside it when the page is 512 bytes or more. nginx knows the Cache-Control of each
 name; a page whose headers a file cannot carry (a WebSub `Link`, a cookie, any other header) is left to the app.
+`<tree>/.tick/0` to `.tick/9` are links to the tree itself: nginx looks a page up through the one for the current
+tenth of a second, so it may keep open files' descriptors (no system call per request) and still sees a renamed
+file within a tenth of a second (deploy/nginx.conf explains).
 
 When pages are written (all from PageChange rows, portal/pagechanges.py, read every PORTAL_PAGE_TREE_POLL_SECONDS):
 - a publication's pages as soon as it commits, the changed page first; before the worker pings a WebSub hub;
@@ -116,6 +119,11 @@ class PageTree:
                 if name in NAMES:
                     rel = Path(folder).relative_to(self.root).as_posix()
                     yield ("/" if rel == "." else "/" + rel), name
+
+    def holds(self, path: str) -> bool:
+        """Whether the tree has a file for `path` (under any name)."""
+        folder = self.folder(path)
+        return folder is not None and any((folder / name).exists() for name in NAMES)
 
     def read(self, path: str, name: str) -> bytes | None:
         folder = self.folder(path)
@@ -296,17 +304,18 @@ class Writer:
             now = utcnow()
             try:
                 rows = db.session.execute(
-                    select(PageChange.id, PageChange.path, PageChange.due_at)
+                    select(PageChange.id, PageChange.path, PageChange.due_at, PageChange.create_file)
                     .where(PageChange.due_at <= now, PageChange.due_at > self._since - LOOKBACK)
                     .order_by(PageChange.due_at, PageChange.id)
                 ).all()
             finally:
                 db.session.remove()
             todo: list[str] = []
-            for row_id, path, due in rows:
+            for row_id, path, due, create in rows:
                 if row_id not in self._done:
                     self._done[row_id] = due
-                    if path not in todo:
+                    # A page the tree does not hold and need not create: nothing there can be stale.
+                    if path not in todo and (create or self.tree.holds(path)):
                         todo.append(path)
             cut = now - LOOKBACK - LOOKBACK
             self._done = {k: v for k, v in self._done.items() if v > cut}

@@ -37,3 +37,7 @@ class PageChange(Base):
     path: Mapped[str] = mapped_column(String(500))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # True: write the page even if the tree has no file for it yet (a page readers asked for, an incident page, a
+    # feed, a list). False: only rewrite a file already there (a question page: there are thousands, and an import
+    # must not make every worker write them all).
+    create_file: Mapped[bool] = mapped_column(Boolean, default=True)

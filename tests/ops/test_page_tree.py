@@ -240,3 +240,22 @@ def test_a_server_without_a_tree_still_records_what_changed_and_old_rows_are_pru
     assert work(app)["page_changes_pruned"] >= 1
     with app.app_context():
         assert db.session.scalar(select(sa.func.count()).select_from(PageChange)) == 0
+
+
+def test_a_question_page_is_rewritten_only_if_the_tree_holds_it(tree_app, staff):
+    """An import of thousands of answered questions must not make every server write them all: a question page's
+    file is written when a reader asked for it, and rewritten when it changes."""
+    numbers = [ask_and_get_code(tree_app.test_client())[0] for _ in range(2)]
+    with tree_app.app_context():
+        for question in db.session.scalars(select(Question).where(Question.number.in_(numbers))):
+            question.status = "published"
+        db.session.commit()
+    writer(tree_app).run_once()
+    assert [page_file(tree_app, f"/questions/{n}") for n in numbers] == [None, None]
+    anonymous(tree_app, f"/questions/{numbers[0]}")  # a reader asks the app: the page is recorded to write
+    deadline = time.monotonic() + 5
+    while page_file(tree_app, f"/questions/{numbers[0]}") is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        writer(tree_app).run_once()
+    assert page_file(tree_app, f"/questions/{numbers[0]}") is not None
+    assert page_file(tree_app, f"/questions/{numbers[1]}") is None

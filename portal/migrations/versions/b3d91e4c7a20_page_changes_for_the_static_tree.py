@@ -23,6 +23,7 @@ def upgrade():
     sa.Column('path', sa.String(length=500), nullable=False),
     sa.Column('due_at', portal.models.base.UTCDateTime(), nullable=False),
     sa.Column('created_at', portal.models.base.UTCDateTime(), nullable=False),
+    sa.Column('create_file', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_page_change'))
     )
     with op.batch_alter_table('page_change', schema=None) as batch_op:
