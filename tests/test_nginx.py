@@ -353,3 +353,12 @@ def test_a_scheduled_update_appears_within_the_refresh_interval(tree_edge):
     # Within the worker's refresh interval (PORTAL_PAGE_TREE_POLL_SECONDS, 0.1 s) plus the writing.
     assert utcnow() - due < timedelta(seconds=1)
     assert get(front + page)[1]["X-Cache-Status"] == "FILE"
+
+
+def test_the_trees_own_links_are_no_public_address(tree_edge):
+    front, _, _ = tree_edge
+    wait_for_file(front, "/incidents/qingshi-flood")
+    # .tick/<n> links to the tree itself (deploy/nginx.conf): through it a page would have a second address.
+    for path in ("/.tick/3/incidents/qingshi-flood", "/.tick/0/", "/incidents/qingshi-flood/.page.html"):
+        status, headers, _ = get(front + path)
+        assert status == 404 and headers.get("X-Cache-Status") != "FILE", path
