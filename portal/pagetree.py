@@ -88,7 +88,6 @@ class PageTree:
         nginx keeps open files' descriptors."""
         ticks = self.root / TICKS
         ticks.mkdir(parents=True, exist_ok=True, mode=0o755)
-        os.chmod(self.root, 0o755)
         for tenth in range(10):
             link = ticks / str(tenth)
             if os.path.islink(link) and os.readlink(link) == "..":
