@@ -2,8 +2,8 @@
 
 Used by bench/load.py and tests/test_nginx.py. The deploy file is rewritten only where it names the machine: the
 listening port, the app's address, the cache and log folders and the checkout path; everything else (proxy cache, cookie
-bypass, open-file cache, security headers, gzip) is what a deployment runs. The surrounding http {} block is
-Debian's (sendfile, tcp_nopush, the MIME types).
+bypass, open-file cache, security headers, gzip) is what a deployment runs; deploy/nginx-tick.conf is included beside
+it, as in conf.d/. The surrounding http {} block is Debian's (sendfile, tcp_nopush, the MIME types).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
+    include {tmp}/portal-tick.conf;
     include {tmp}/portal.conf;
 }}
 """
@@ -87,6 +88,7 @@ def running(tmp: Path, port: int, app_port: int, extra_locations: str = "",
         (tmp / "log" / folder).chmod(mode)
     conf = portal_conf(tmp, port, app_port, extra_locations, tree)
     (tmp / "portal.conf").write_text(edit(conf) if edit else conf)
+    shutil.copy(DEPLOY.with_name("nginx-tick.conf"), tmp / "portal-tick.conf")
     user = "user root;" if os.geteuid() == 0 else ""
     (tmp / "nginx.conf").write_text(MAIN.format(user=user, tmp=tmp))
     base = [nginx, "-c", str(tmp / "nginx.conf"), "-p", str(tmp)]

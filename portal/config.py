@@ -158,7 +158,9 @@ DEFAULTS: dict[str, Any] = {
     # (s-maxage), so a new bulletin shows through nginx within about a second while nginx still answers
     # nearly every request itself: it asks the app again at most once a second per page, and a 304 when
     # nothing changed.
-    "PAGE_CACHE_CONTROL": "public, max-age=10, s-maxage=1, stale-while-revalidate=30",
+    # The same in both modes by default: a page in the static tree (portal/pagetree.py) carries one Cache-Control,
+    # nginx's; with a different crisis value, crisis-mode pages are left to the app and its proxy cache.
+    "PAGE_CACHE_CONTROL": "public, max-age=10, s-maxage=1, stale-while-revalidate=60, stale-if-error=600",
     "PAGE_CACHE_CONTROL_CRISIS": "public, max-age=10, s-maxage=1, stale-while-revalidate=60, stale-if-error=600",
     # The static tree (portal/pagetree.py): the folder where `flask worker` writes the anonymous pages as files for
     # nginx to serve (deploy/nginx.conf); "" = off. One per server, on local disk, readable by nginx. The worker

@@ -8,7 +8,7 @@ serves an anonymous GET without a query string from the tree (`try_files`, `gzip
 staff above all, from the app through its proxy cache.
 
 Layout: the page at URL path P lives in the folder <tree>/P, as `.page.html` (Cache-Control
-PORTAL_PAGE_CACHE_CONTROL), `.crisis.html` (in crisis mode: PORTAL_PAGE_CACHE_CONTROL_CRISIS), `.feed.atom` or
+PORTAL_PAGE_CACHE_CONTROL; in crisis mode only while PORTAL_PAGE_CACHE_CONTROL_CRISIS is the same), `.feed.atom` or
 `.feed.rss`, each with a `.gz` beside it when the page is 512 bytes or more. nginx knows the Cache-Control of each
 name; a page whose headers a file cannot carry (a WebSub `Link`, a cookie, any other header) is left to the app.
 `<tree>/.tick/0` to `.tick/9` are links to the tree itself: nginx looks a page up through the one for the current
@@ -19,7 +19,8 @@ When pages are written (all from PageChange rows, portal/pagechanges.py, read ev
 - a publication's pages as soon as it commits, the changed page first; before the worker pings a WebSub hub;
 - a scheduled update's pages at its publication time (the rows are due then);
 - a page no server had yet, once a reader asked the app for it;
-- "*" (the crisis switches, a department renamed): the busiest pages at once, every other file deleted;
+- "*" (the crisis switches, a department renamed): the busiest pages at once, every other file deleted (in crisis
+  mode with its own Cache-Control, every file: nginx knows one Cache-Control for pages);
 - every PORTAL_PAGE_TREE_SWEEP_SECONDS: the busiest pages and the least recently checked files again (pages that
   change by time; a file whose page is gone is deleted).
 
@@ -58,9 +59,8 @@ ENDPOINTS = frozenset(set(cache.POLICIES) - {"search.search_page", "stats.stats_
 # compares them). A response with any other header is not written.
 CARRIED = frozenset({"content-type", "content-length", "cache-control", "vary", "etag", "last-modified",
                      "content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy"})
-NAMES = (".page.html", ".crisis.html", ".feed.atom", ".feed.rss")
-TYPES = {".page.html": "text/html", ".crisis.html": "text/html", ".feed.atom": "application/atom+xml",
-         ".feed.rss": "application/rss+xml"}
+NAMES = (".page.html", ".feed.atom", ".feed.rss")
+TYPES = {".page.html": "text/html", ".feed.atom": "application/atom+xml", ".feed.rss": "application/rss+xml"}
 TICKS = ".tick"
 LOOKBACK = timedelta(seconds=30)  # rows committed this late after they were due are still read
 KEEP_ROWS = timedelta(days=1)
@@ -198,8 +198,6 @@ def _file_name(path: str, content_type: str, cache_control: str, config) -> str 
         wanted = (".feed.atom", feed_cc)
     elif path.endswith(".rss"):
         wanted = (".feed.rss", feed_cc)
-    elif cache_control == config["PAGE_CACHE_CONTROL_CRISIS"]:
-        wanted = (".crisis.html", cache_control)
     else:
         wanted = (".page.html", config["PAGE_CACHE_CONTROL"])
     name, expected_cc = wanted

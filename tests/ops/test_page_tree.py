@@ -144,25 +144,45 @@ def test_a_page_read_through_the_app_is_written_and_a_query_is_not(tree_app, sta
     assert not any("page=" in path for path, _ in tree.files())
 
 
-def test_crisis_mode_rewrites_the_busiest_pages_under_their_crisis_name_and_drops_the_rest(tree_app, staff):
+def test_crisis_mode_rewrites_the_busiest_pages_and_drops_the_rest(tree_app, staff):
     number, _ = ask_and_get_code(tree_app.test_client())
     client = spokesperson(tree_app)
-    open_incident(tree_app, client)
+    incident = open_incident(tree_app, client)
+    token = csrf_token(client, f"/staff/bulletins/{incident.id}")
+    assert client.post(f"/staff/bulletins/{incident.id}/pin", data={"csrf_token": token}).status_code == 303
     w = writer(tree_app)
     w.run_once()
     tree = tree_app.extensions["page_tree"]
     tree.put("/questions/" + number, pagetree.Page(".page.html", b"old", None, None))
+    before = page_file(tree_app, "/")
     with tree_app.app_context():
         admin = db.session.scalar(select(StaffUser).where(StaffUser.username == "admin"))
         site.set_switches(db.session, admin, True, False, "山洪灾害应急响应")
         db.session.commit()
     w.run_once()
-    crisis = page_file(tree_app, "/incidents/qingshi-flood", ".crisis.html")
-    assert crisis is not None and crisis == anonymous(tree_app, "/incidents/qingshi-flood")
-    assert page_file(tree_app, "/incidents/qingshi-flood", ".page.html") is None
-    assert page_file(tree_app, "/", ".crisis.html") is not None
+    home = page_file(tree_app, "/")
+    assert home is not None and home == anonymous(tree_app, "/") and home != before and b"crisis-lead" in home
+    assert page_file(tree_app, "/incidents/qingshi-flood") == anonymous(tree_app, "/incidents/qingshi-flood")
     # Every other page may show the old banner: its file is gone until it is written again.
     assert page_file(tree_app, "/questions/" + number) is None
+
+
+def test_a_crisis_cache_control_of_its_own_keeps_pages_with_the_app(make_app, tmp_path, staff):
+    """nginx gives every page file one Cache-Control: pages that must carry another are not written."""
+    crisis_app = make_app(PAGE_TREE_DIR=str(tmp_path / "tree-c"), PAGE_CACHE_CONTROL_CRISIS="public, max-age=5")
+    client = spokesperson(crisis_app)
+    open_incident(crisis_app, client)
+    w = writer(crisis_app)
+    w.run_once()
+    assert page_file(crisis_app, "/incidents/qingshi-flood") is not None
+    with crisis_app.app_context():
+        admin = db.session.scalar(select(StaffUser).where(StaffUser.username == "admin"))
+        site.set_switches(db.session, admin, True, False, "山洪灾害应急响应")
+        db.session.commit()
+    w.run_once()
+    assert page_file(crisis_app, "/incidents/qingshi-flood") is None
+    # The feeds' Cache-Control does not change with the mode: they stay files.
+    assert page_file(crisis_app, "/feeds/bulletins.atom", ".feed.atom") is not None
 
 
 def test_a_scheduled_update_is_written_when_it_appears(tree_app, staff):
@@ -259,3 +279,14 @@ def test_a_question_page_is_rewritten_only_if_the_tree_holds_it(tree_app, staff)
         writer(tree_app).run_once()
     assert page_file(tree_app, f"/questions/{numbers[0]}") is not None
     assert page_file(tree_app, f"/questions/{numbers[1]}") is None
+
+
+def test_the_tick_map_gives_every_millisecond_its_tenth():
+    """deploy/nginx-tick.conf: `*.NNN` (the milliseconds of $msec) -> NNN // 100, all 1,000 of them."""
+    from server_helpers import ROOT
+
+    text = (ROOT / "deploy" / "nginx-tick.conf").read_text()
+    entries = dict(line.strip().rstrip(";").split() for line in text.splitlines() if line.strip().startswith("*."))
+    assert len(entries) == 1000
+    assert all(entries[f"*.{ms:03d}"] == str(ms // 100) for ms in range(1000))
+    assert "map $msec $portal_tick" in text and "hostnames;" in text
