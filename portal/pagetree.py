@@ -56,9 +56,10 @@ log = logging.getLogger(__name__)
 # those change by time or take queries, and stay with the app and nginx's proxy cache).
 ENDPOINTS = frozenset(set(cache.POLICIES) - {"search.search_page", "stats.stats_page", "news.conferences_ics"})
 # The headers a file carries as the app sends them: nginx adds the same (deploy/nginx.conf; tests/test_nginx.py
-# compares them). A response with any other header is not written.
+# compares them; HSTS comes from nginx's TLS server block). A response with any other header is not written.
 CARRIED = frozenset({"content-type", "content-length", "cache-control", "vary", "etag", "last-modified",
-                     "content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy"})
+                     "content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy",
+                     "strict-transport-security"})
 NAMES = (".page.html", ".feed.atom", ".feed.rss")
 TYPES = {".page.html": "text/html", ".feed.atom": "application/atom+xml", ".feed.rss": "application/rss+xml"}
 TICKS = ".tick"

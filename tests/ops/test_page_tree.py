@@ -290,3 +290,14 @@ def test_the_tick_map_gives_every_millisecond_its_tenth():
     assert len(entries) == 1000
     assert all(entries[f"*.{ms:03d}"] == str(ms // 100) for ms in range(1000))
     assert "map $msec $portal_tick" in text and "hostnames;" in text
+
+
+def test_a_site_served_over_https_is_written_too(make_app, tmp_path, staff):
+    """Over https the app adds HSTS (nginx's TLS server block sends it for files): the pages are still files."""
+    secure = make_app(PAGE_TREE_DIR=str(tmp_path / "tree-s"), BASE_URL="https://gov.example")
+    client = spokesperson(secure)
+    open_incident(secure, client)
+    writer(secure).run_once()
+    assert page_file(secure, "/incidents/qingshi-flood") == anonymous(secure, "/incidents/qingshi-flood")
+    feed = page_file(secure, "/feeds/bulletins.atom", ".feed.atom")
+    assert feed is not None and b"https://gov.example/" in feed
