@@ -284,9 +284,9 @@ class Writer:
             try:
                 slugs = db.session.scalars(select(Incident.slug).where(Incident.status == ONGOING)
                                            .order_by(Incident.pinned_at.desc(), Incident.id.desc()).limit(50))
-                for slug in slugs:
-                    routes[1:1] = [("incidents.detail", (("slug", slug),)), ("feeds.incident_atom", (("slug", slug),)),
-                                   ("feeds.incident_rss", (("slug", slug),))]
+                # The pinned incident first, right after the home page.
+                routes[1:1] = [(endpoint, (("slug", slug),)) for slug in slugs
+                               for endpoint in ("incidents.detail", "feeds.incident_atom", "feeds.incident_rss")]
             finally:
                 db.session.remove()
         return pagechanges.paths(self.app, routes)
