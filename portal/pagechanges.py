@@ -111,23 +111,23 @@ def _scheduled_for(obj, now: datetime) -> datetime | None:
     return when if when is not None and when > now else None
 
 
-def paths(app: Flask, routes: list[Route]) -> list[str]:
-    """URL paths (percent-decoded, as nginx's $uri) of `routes`, in order, each once; unknown endpoints skipped."""
+def pages(app: Flask, routes: list[Route]) -> list[tuple[str, bool]]:
+    """(URL path, percent-decoded as nginx's $uri; whether its file is written even if the tree has none yet: all but
+    question pages) of `routes`, in order, each path once; unknown endpoints skipped."""
     adapter = app.url_map.bind("localhost")
-    out: list[str] = []
+    out: dict[str, bool] = {}
     for endpoint, values in routes:
         try:
             path = unquote(adapter.build(endpoint, dict(values)))
         except Exception:  # noqa: BLE001 - a route this app does not have
             continue
-        if path not in out:
-            out.append(path)
-    return out
+        out.setdefault(path, endpoint != "questions.detail")
+    return list(out.items())
 
 
-def _creating(routes: list[Route]):
-    """Each route with whether its file is written even if the tree has none yet (all but question pages)."""
-    return [(route, route[0] != "questions.detail") for route in routes]
+def paths(app: Flask, routes: list[Route]) -> list[str]:
+    """The URL paths of `routes` (see `pages`)."""
+    return [path for path, _ in pages(app, routes)]
 
 
 def _before_flush(session: Session, flush_context, instances) -> None:  # noqa: ARG001
@@ -139,8 +139,7 @@ def _before_flush(session: Session, flush_context, instances) -> None:  # noqa: 
             wanted: list[tuple[str, datetime, bool]] = []
             for obj in list(site.public_changes(session)):
                 routes = routes_for(obj)
-                found = [(EVERY_PAGE, True)] if routes is None else \
-                    [(p, create) for endpoint, create in _creating(routes) for p in paths(current_app, [endpoint])]
+                found = [(EVERY_PAGE, True)] if routes is None else pages(current_app, routes)
                 wanted += [(path, now, create) for path, create in found]
                 later = _scheduled_for(obj, now)
                 if later is not None:

@@ -148,24 +148,21 @@ class PageTree:
             _atomic_write(folder / page.name, page.body, page.mtime)
             _fsync_dir(folder)
             wrote = True
-        stale = [n for n in NAMES if n != page.name] + ([page.name + ".gz"] if page.gz is None else [])
-        self._unlink(folder, stale)
+        others = [n for n in NAMES if n != page.name]
+        self._unlink(folder, [*others, *(n + ".gz" for n in others), *([page.name + ".gz"] if page.gz is None else [])])
         return wrote
 
     def drop(self, path: str) -> None:
         """Delete the page's files (it is gone, or not public any more); nginx then asks the app."""
         folder = self.folder(path)
         if folder is not None:
-            self._unlink(folder, NAMES)
+            self._unlink(folder, [*NAMES, *(n + ".gz" for n in NAMES)])
 
     @staticmethod
     def _unlink(folder: Path, names) -> None:
+        """Delete these files of the folder, those that exist."""
         for name in names:
-            for target in (folder / name, folder / (name + ".gz")) if name in NAMES else (folder / name,):
-                try:
-                    target.unlink()
-                except FileNotFoundError:
-                    pass
+            (folder / name).unlink(missing_ok=True)
 
 
 def _atomic_write(target: Path, data: bytes, mtime: float | None) -> None:
@@ -378,15 +375,8 @@ def init_app(app: Flask) -> None:
     if not root:
         return
     app.extensions["page_tree"] = PageTree(root)
-    engine: dict = {}
-
-    def engine_of():
-        if "e" not in engine:
-            with app.app_context():
-                engine["e"] = db.engine
-        return engine["e"]
-
-    app.extensions["render_cache"].fill = pagechanges.FillRecorder(engine_of, ENDPOINTS)
+    middleware = app.extensions["render_cache"]
+    middleware.fill = pagechanges.FillRecorder(middleware.reader.engine_getter, ENDPOINTS)
 
 
 def writer_for(app: Flask) -> Writer | None:

@@ -180,7 +180,7 @@ class TokenReader:
     """Per-process cache of the token for at most `ttl` seconds (0: read on every call)."""
 
     def __init__(self, engine_getter, ttl: float) -> None:
-        self._engine_getter = engine_getter
+        self.engine_getter = engine_getter  # the app's engine, made on first use (portal/pagetree.py uses it too)
         self.ttl = ttl
         self._lock = threading.Lock()
         self._value: SiteToken | None = None
@@ -194,7 +194,7 @@ class TokenReader:
         value = self._value
         if not fresh and value is not None and now - self._read_at < self.ttl:
             return value
-        value = read_token(self._engine_getter())
+        value = read_token(self.engine_getter())
         with self._lock:
             self._value, self._read_at = value, now
         return value
