@@ -20,13 +20,14 @@ For each page wrk (-c N -t 2 --latency, each run bounded in time) first runs it 
 which bypasses the render cache, so every request renders), then R rounds of four runs back to back: the hello
 app, the page cached by the app (anonymous, from the render cache), nginx serving the static copy, and the page
 through nginx (anonymous: the worker's file from the static tree; the search page, which takes a query, from
-nginx's proxy cache); the static copy is saved again just before its run.
+nginx's proxy cache); the static copy is saved again just before its run. Every other round runs the page
+through nginx before the static copy.
 This machine is shared and noisy: a ratio is taken within each round, between runs seconds apart, and the
 median of the rounds is printed (with the lowest round); requests/s and the percentiles are medians of the
 rounds (the worst round's p95 is printed too). On the incident page a spokesperson publishes updates through
 the console during all four runs of each round, and a poller measures publish-to-visible during the cached run
 (directly from gunicorn) and the nginx run (the worker rewrites the page's file after each publication).
-In the first --gzip-rounds rounds (2) three more runs send a browser's Accept-Encoding: nginx serving the
+In every round (or the first --gzip-rounds) three more runs send a browser's Accept-Encoding: nginx serving the
 saved gzip form of the copy (gzip_static: the limit for compressed pages), the page through nginx (the .gz file
 the worker wrote), and nginx compressing the saved copy on every request (what each hit would cost if nginx
 compressed it).
@@ -322,12 +323,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of hello/cached/static/nginx runs per page")
-    parser.add_argument("--gzip-rounds", type=int, default=2,
-                        help="rounds (of the first R) that also measure the gzip runs (a browser's Accept-Encoding)")
+    parser.add_argument("--gzip-rounds", type=int, default=None,
+                        help="rounds (of the first R; default all) that also measure the gzip runs (a browser's "
+                             "Accept-Encoding)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--pages", default="home,board,question,incident,feed,search")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
+    gzip_rounds = args.rounds if args.gzip_rounds is None else args.gzip_rounds
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
     if nginx_local.binary() is None:
@@ -411,8 +414,15 @@ def main() -> None:
                            "nginx": edge + path, "static gz": "", "nginx gz": edge + path, "fly gz": ""}
                 for round_no in range(args.rounds):
                     copy = ""
-                    for kind, url in targets.items():
-                        if kind in GZIP_RUNS and round_no >= args.gzip_rounds:
+                    # Every other round runs the page through nginx before its static limit, so that a drift of
+                    # the machine's speed during a round favours neither.
+                    order = list(targets.items())
+                    if round_no % 2:
+                        for first, second in (("static", "nginx"), ("static gz", "nginx gz")):
+                            i, j = [kind for kind, _ in order].index(first), [kind for kind, _ in order].index(second)
+                            order[i], order[j] = order[j], order[i]
+                    for kind, url in order:
+                        if kind in GZIP_RUNS and round_no >= gzip_rounds:
                             continue
                         if kind in ("static", "static gz"):
                             serial += 1

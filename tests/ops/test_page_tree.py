@@ -281,15 +281,18 @@ def test_a_question_page_is_rewritten_only_if_the_tree_holds_it(tree_app, staff)
     assert page_file(tree_app, f"/questions/{numbers[1]}") is None
 
 
-def test_the_tick_map_gives_every_millisecond_its_tenth():
-    """deploy/nginx-tick.conf: `*.NNN` (the milliseconds of $msec) -> NNN // 100, all 1,000 of them."""
+def test_the_page_map_gives_every_millisecond_its_tenth_and_only_anonymous_reads_a_place():
+    """deploy/nginx-tick.conf: `*.NNN.GET` and `*.NNN.HEAD` (the milliseconds of $msec, then the method with nothing
+    after it) -> the tree through tick NNN // 100; all 2,000 of them, and nothing else."""
     from server_helpers import ROOT
 
     text = (ROOT / "deploy" / "nginx-tick.conf").read_text()
     entries = dict(line.strip().rstrip(";").split() for line in text.splitlines() if line.strip().startswith("*."))
-    assert len(entries) == 1000
-    assert all(entries[f"*.{ms:03d}"] == str(ms // 100) for ms in range(1000))
-    assert "map $msec $portal_tick" in text and "hostnames;" in text
+    assert len(entries) == 2000
+    assert all(entries[f"*.{ms:03d}.{method}"] == f"/.tick/{ms // 100}$uri"
+               for ms in range(1000) for method in ("GET", "HEAD"))
+    assert 'map "$msec.$request_method$is_args$cookie_session$cookie_remember_token" $portal_page' in text
+    assert "hostnames;" in text and "default /-;" in text
 
 
 def test_a_site_served_over_https_is_written_too(make_app, tmp_path, staff):
