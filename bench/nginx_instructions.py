@@ -111,15 +111,8 @@ def measure(target: str, body: bytes, requests: int, gzip_form: bool) -> float:
         for tenth in range(10):
             os.symlink("..", tree / ".tick" / str(tenth))
         port = free_port()
-        conf = nginx_local.portal_conf(tmp, port, 9, COPY.format(folder=copy), tree)
-        (tmp / "portal.conf").write_text(conf)
-        shutil.copy(nginx_local.DEPLOY.with_name("nginx-tick.conf"), tmp / "portal-tick.conf")
-        for folder in ("portal", "portal-netlog"):
-            (tmp / "log" / folder).mkdir(parents=True, exist_ok=True)
-        user = "user root;" if os.geteuid() == 0 else ""
-        main = nginx_local.MAIN.format(user=user, tmp=tmp).replace(
-            "worker_processes auto;", "worker_processes 1;\nmaster_process off;\ndaemon off;")
-        (tmp / "nginx.conf").write_text(main)
+        nginx_local.write_config(tmp, port, 9, COPY.format(folder=copy), tree=tree, main_edit=lambda main: main.replace(
+            "worker_processes auto;", "worker_processes 1;\nmaster_process off;\ndaemon off;"))
         path = paths[target]
         low = total_instructions(tmp, path, requests, port, gzip_form)
         high = total_instructions(tmp, path, 3 * requests, port, gzip_form)

@@ -74,14 +74,12 @@ def portal_conf(tmp: Path, port: int, app_port: int, extra_locations: str = "", 
     return text
 
 
-@contextmanager
-def running(tmp: Path, port: int, app_port: int, extra_locations: str = "",
-            edit: Callable[[str], str] | None = None, tree: Path | None = None) -> Iterator[Path]:
-    """Start nginx with deploy/nginx.conf in `tmp` (`edit`: a bench's variant of the rewritten file); yields `tmp`;
-    stops it (and waits) on the way out."""
-    nginx = binary()
-    if nginx is None:
-        raise RuntimeError("nginx is not installed (Debian: apt-get install nginx)")
+def write_config(tmp: Path, port: int, app_port: int, extra_locations: str = "",
+                 edit: Callable[[str], str] | None = None, tree: Path | None = None,
+                 main_edit: Callable[[str], str] | None = None) -> Path:
+    """Write, in `tmp`, the main file (Debian's http {} defaults; `main_edit`: a bench's change to it), the rewritten
+    deploy/nginx.conf (`edit`: a bench's variant of it), deploy/nginx-tick.conf beside it and the log folders;
+    returns the main file's path."""
     tmp.mkdir(parents=True, exist_ok=True)
     for folder, mode in (("portal", 0o750), ("portal-netlog", 0o700)):  # as deploy/tmpfiles-portal.conf makes them
         (tmp / "log" / folder).mkdir(parents=True, exist_ok=True)
@@ -90,7 +88,20 @@ def running(tmp: Path, port: int, app_port: int, extra_locations: str = "",
     (tmp / "portal.conf").write_text(edit(conf) if edit else conf)
     shutil.copy(DEPLOY.with_name("nginx-tick.conf"), tmp / "portal-tick.conf")
     user = "user root;" if os.geteuid() == 0 else ""
-    (tmp / "nginx.conf").write_text(MAIN.format(user=user, tmp=tmp))
+    main = MAIN.format(user=user, tmp=tmp)
+    (tmp / "nginx.conf").write_text(main_edit(main) if main_edit else main)
+    return tmp / "nginx.conf"
+
+
+@contextmanager
+def running(tmp: Path, port: int, app_port: int, extra_locations: str = "",
+            edit: Callable[[str], str] | None = None, tree: Path | None = None) -> Iterator[Path]:
+    """Start nginx with deploy/nginx.conf in `tmp` (`edit`: a bench's variant of the rewritten file); yields `tmp`;
+    stops it (and waits) on the way out."""
+    nginx = binary()
+    if nginx is None:
+        raise RuntimeError("nginx is not installed (Debian: apt-get install nginx)")
+    write_config(tmp, port, app_port, extra_locations, edit, tree)
     base = [nginx, "-c", str(tmp / "nginx.conf"), "-p", str(tmp)]
     done = subprocess.run([*base, "-g", "daemon on;"], capture_output=True, text=True, timeout=30)
     if done.returncode != 0:
