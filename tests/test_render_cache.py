@@ -273,3 +273,39 @@ def test_redis_store_shares_pages_between_app_objects(make_app, staff):
         assert "山体滑坡" in second.test_client().get("/incidents").get_data(as_text=True)
     finally:
         first.extensions["render_cache"].store.clear()
+
+
+def test_a_slow_token_read_never_puts_back_an_older_version(app, monkeypatch):
+    """A thread whose read of the content version began before a publication (and an invalidate) must not leave that
+    older version cached: the static tree's writer rendered a feed from it once and put an old file back."""
+    import threading
+
+    from portal.services.ops import site
+
+    with app.app_context():
+        site.bump(db.session)
+        db.session.commit()
+        engine = db.engine
+    reader = site.TokenReader(lambda: engine, ttl=60)
+    real_read, read_done, release = site.read_token, threading.Event(), threading.Event()
+
+    def slow_read(eng):
+        token = real_read(eng)
+        if threading.current_thread().name == "slow":
+            read_done.set()
+            release.wait(10)
+        return token
+
+    monkeypatch.setattr(site, "read_token", slow_read)
+    slow = threading.Thread(target=reader.get, name="slow")
+    slow.start()
+    assert read_done.wait(10)
+    with app.app_context():
+        old = db.session.get(SiteState, 1).version
+        site.bump(db.session)
+        db.session.commit()
+    reader.invalidate()
+    assert reader.get().version == old + 1
+    release.set()
+    slow.join(10)
+    assert reader.get().version == old + 1

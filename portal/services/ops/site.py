@@ -177,7 +177,10 @@ def read_token(engine: Engine) -> SiteToken:
 
 
 class TokenReader:
-    """Per-process cache of the token for at most `ttl` seconds (0: read on every call)."""
+    """Per-process cache of the token for at most `ttl` seconds (0: read on every call).
+
+    Threads share it: a read that began before `invalidate()`, or before a newer read already kept, is returned to
+    its caller but never kept, so a slow reader cannot put back a token older than one another thread has seen."""
 
     def __init__(self, engine_getter, ttl: float) -> None:
         self.engine_getter = engine_getter  # the app's engine, made on first use (portal/pagetree.py uses it too)
@@ -185,18 +188,23 @@ class TokenReader:
         self._lock = threading.Lock()
         self._value: SiteToken | None = None
         self._read_at = 0.0
+        self._generation = 0
 
     def invalidate(self) -> None:
-        self._read_at = 0.0
+        with self._lock:
+            self._read_at = 0.0
+            self._generation += 1
 
     def get(self, fresh: bool = False) -> SiteToken:
         now = time.monotonic()
         value = self._value
         if not fresh and value is not None and now - self._read_at < self.ttl:
             return value
+        generation = self._generation
         value = read_token(self.engine_getter())
         with self._lock:
-            self._value, self._read_at = value, now
+            if generation == self._generation and now >= self._read_at:
+                self._value, self._read_at = value, now
         return value
 
 
