@@ -1,6 +1,7 @@
 """Crisis-scale load: the portal under gunicorn (deploy config) and nginx, against two same-run baselines.
 
-Usage: python bench/load.py [--duration S] [--rounds R] [--connections N] [--pages LIST] [--keep]
+Usage: python bench/load.py [--duration D] [--edge-duration E] [--rounds R] [--connections N] [--pages LIST]
+                          [--keep]
 
 Prepares a temporary SQLite database with the real corpus imported (bench/corpus_to_jsonl.py, then
 `flask import-questions`), the demo content and its pinned incident (`flask seed-demo`) and a search index
@@ -17,20 +18,24 @@ Prepares a temporary SQLite database with the real corpus imported (bench/corpus
   Cache-Control and Vary, and the security headers), from a location with nginx's usual open-file cache.
 
 For each page wrk (-c N -t 2 --latency, each run bounded in time) first runs it cold (a dummy session cookie,
-which bypasses the render cache, so every request renders), then R rounds of four runs back to back: the hello
-app, the page cached by the app (anonymous, from the render cache), nginx serving the static copy, and the page
-through nginx (anonymous: the worker's file from the static tree; the search page, which takes a query, from
-nginx's proxy cache); the static copy is saved again just before its run. Every other round runs the page
-through nginx before the static copy.
-This machine is shared and noisy: a ratio is taken within each round, between runs seconds apart, and the
-median of the rounds is printed (with the lowest round); requests/s and the percentiles are medians of the
-rounds (the worst round's p95 is printed too). On the incident page a spokesperson publishes updates through
-the console during all four runs of each round, and a poller measures publish-to-visible during the cached run
-(directly from gunicorn) and the nginx run (the worker rewrites the page's file after each publication).
-In every round (or the first --gzip-rounds) three more runs send a browser's Accept-Encoding: nginx serving the
-saved gzip form of the copy (gzip_static: the limit for compressed pages), the page through nginx (the .gz file
-the worker wrote), and nginx compressing the saved copy on every request (what each hit would cost if nginx
-compressed it).
+which bypasses the render cache, so every request renders), then R rounds. Each round runs the hello app and the
+page cached by the app (anonymous, from the render cache), D seconds each, then compares nginx's two ways of serving
+the page in short runs (E seconds each) placed symmetrically, so that a drift of the machine's speed during the
+block favours neither: static, nginx, static again, static again, nginx, static (the block reversed every other
+round). "static" is nginx serving the static copy (the limit), saved again just before each of its runs; "nginx"
+is the page through nginx (anonymous: the worker's file from the static tree; the search page, which takes a
+query, from nginx's proxy cache). The round's ratio is the mean of the nginx runs over the mean of the four static
+runs. "static again" against "static" is the same file measured twice (an A/A ratio): what a ratio moves by on
+this machine when nothing differs, printed beside every page and summed up at the end.
+This machine is shared and noisy: the median of the rounds is printed (with the lowest round); requests/s and
+the percentiles are medians of the rounds' means (the worst round's p95 is printed too). On the incident page a
+spokesperson publishes updates through the console during every run of each round, and a poller measures
+publish-to-visible during the cached runs (directly from gunicorn) and the nginx runs (the worker rewrites the
+page's file after each publication).
+In every round (or the first --gzip-rounds) more runs send a browser's Accept-Encoding: nginx serving the saved
+gzip form of the copy (gzip_static: the limit for compressed pages) and the page through nginx (the .gz file the
+worker wrote), as static gz, nginx gz, nginx gz, static gz (reversed every other round), then nginx compressing
+the saved copy on every request (what each hit would cost if nginx compressed it).
 Also prints start-up time and memory per worker (RSS and PSS: preloaded workers share most pages).
 """
 
@@ -76,10 +81,14 @@ end
 """
 
 
-PLAIN_RUNS = ("hello", "cached", "static", "nginx")
-# With a browser's Accept-Encoding: the page's gzip form from nginx's cache; the saved gzip form served by
-# gzip_static (the limit); the saved page compressed by nginx on every request (the old way).
+# One round, in order (the edge blocks reversed every other round): the app's runs, then nginx's plain block, then
+# (with a browser's Accept-Encoding) the saved gzip form served by gzip_static (the limit) against the page's .gz
+# through nginx, and the saved page compressed by nginx on every request (the old way).
+APP_RUNS = ("hello", "cached")
+PLAIN_BLOCK = ("static", "nginx", "static again", "static again", "nginx", "static")
+GZIP_BLOCK = ("static gz", "nginx gz", "nginx gz", "static gz")
 GZIP_RUNS = ("static gz", "nginx gz", "fly gz")
+STATIC_RUNS = ("static", "static again", "static gz")
 GZIP = ("Accept-Encoding: gzip, deflate, br",)
 
 
@@ -162,12 +171,13 @@ def worker_memory(master_pid: int) -> list[tuple[int, int]]:
     return out
 
 
-def wrk(url: str, args, lua: Path, headers: tuple[str, ...] = ()) -> dict:
-    cmd = ["wrk", "-c", str(args.connections), "-t", "2", "-d", f"{args.duration}s", "--latency", "--timeout", "5s",
+def wrk(url: str, args, lua: Path, headers: tuple[str, ...] = (), duration: int | None = None) -> dict:
+    duration = duration or args.duration
+    cmd = ["wrk", "-c", str(args.connections), "-t", "2", "-d", f"{duration}s", "--latency", "--timeout", "5s",
            "-s", str(lua)]
     for h in headers:
         cmd += ["-H", h]
-    done = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=args.duration + 60)
+    done = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=duration + 60)
     text = done.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     p50, p95, p99, pmax = (int(x) / 1000 for x in re.search(r"PCT (\d+) (\d+) (\d+) (\d+)", text).groups())
@@ -306,23 +316,33 @@ def save_copy(tmp: Path, app: str, name: str, path: str, serial: int) -> str:
     return f"/copy/{name}/{serial}.txt"
 
 
-def median_run(runs: list[dict]) -> dict:
-    """Requests/s and percentiles as medians of the rounds, the worst round's p95 beside them; errors summed."""
-    out = {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p95", "p99")}
-    return {**out, "p95_worst": max(r["p95"] for r in runs), "max": max(r["max"] for r in runs),
-            "errors": sum(r["errors"] for r in runs)}
+def round_mean(runs: list[dict]) -> dict:
+    """One round's runs of one kind as one: requests/s and percentiles averaged, errors summed, the worst max."""
+    out = {key: statistics.mean(r[key] for r in runs) for key in ("rps", "p50", "p95", "p99")}
+    return {**out, "max": max(r["max"] for r in runs), "errors": sum(r["errors"] for r in runs)}
 
 
-def paired(runs: list[dict], bases: list[dict]) -> tuple[float, float]:
-    """Median and lowest of the per-round ratios."""
-    ratios = [r["rps"] / b["rps"] for r, b in zip(runs, bases, strict=True)]
+def median_run(rounds: list[list[dict]]) -> dict:
+    """Requests/s and percentiles as medians of the rounds' means, the worst round's p95 beside them; errors summed."""
+    means = [round_mean(runs) for runs in rounds]
+    out = {key: statistics.median(r[key] for r in means) for key in ("rps", "p50", "p95", "p99")}
+    return {**out, "p95_worst": max(r["p95"] for r in means), "max": max(r["max"] for r in means),
+            "errors": sum(r["errors"] for r in means)}
+
+
+def paired(rounds: list[list[dict]], bases: list[list[dict]]) -> tuple[float, float]:
+    """Median and lowest of the per-round ratios (the mean requests/s of the round's runs over its bases')."""
+    ratios = [statistics.mean(r["rps"] for r in runs) / statistics.mean(b["rps"] for b in base)
+              for runs, base in zip(rounds, bases, strict=True)]
     return statistics.median(ratios), min(ratios)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of hello/cached/static/nginx runs per page")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run of the app (cold, hello, cached)")
+    parser.add_argument("--edge-duration", type=int, default=2,
+                        help="seconds per wrk run of nginx's blocks (static against the page through nginx)")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds per page")
     parser.add_argument("--gzip-rounds", type=int, default=None,
                         help="rounds (of the first R; default all) that also measure the gzip runs (a browser's "
                              "Accept-Encoding)")
@@ -392,12 +412,13 @@ def main() -> None:
             wait_up(f"{edge}{save_copy(tmp, app, chosen[0], pages[chosen[0]], 0)}", 20)
             serial = 0
 
-            print(f"\nwrk -c {args.connections} -t 2 -d {args.duration}s --latency, {args.rounds} rounds per page; "
+            print(f"\nwrk -c {args.connections} -t 2 --latency, -d {args.duration}s (app) and {args.edge_duration}s (nginx's "
+                  f"blocks), {args.rounds} rounds per page; "
                   f"{os.cpu_count()} cores; gunicorn workers {os.environ.get('WEB_CONCURRENCY', 'from cores')}")
             header = (f"{'page':<9} {'how':<15} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6}"
                       "  ratio (median of rounds; lowest round)")
             print(header)
-            rows, gz_rows = [], []
+            rows, gz_rows, aa_ratios = [], [], []
             visibility: dict[str, list] = {"direct": [], "nginx": []}
             publisher = None
             for name in chosen:
@@ -409,30 +430,34 @@ def main() -> None:
                     for base in (app, edge):
                         urllib.request.urlopen(urllib.request.Request(base + path, headers=accept), timeout=30).read()
                 source = wait_source(edge + path, name != "search")
-                runs: dict[str, list[dict]] = {kind: [] for kind in (*PLAIN_RUNS, *GZIP_RUNS)}
-                targets = {"hello": f"http://127.0.0.1:{hello_port}/", "cached": app + path, "static": "",
-                           "nginx": edge + path, "static gz": "", "nginx gz": edge + path, "fly gz": ""}
+                kinds = tuple(dict.fromkeys((*APP_RUNS, *PLAIN_BLOCK, *GZIP_RUNS)))
+                # runs[kind][round]: that kind's runs in that round.
+                runs: dict[str, list[list[dict]]] = {kind: [] for kind in kinds}
+                targets = {"hello": f"http://127.0.0.1:{hello_port}/", "cached": app + path, "nginx": edge + path,
+                           "nginx gz": edge + path}
                 for round_no in range(args.rounds):
+                    for kind in kinds:
+                        runs[kind].append([])
+                    # The edge blocks are symmetric and reversed every other round, so that a drift of the
+                    # machine's speed during a block favours neither side.
+                    plain = PLAIN_BLOCK[::-1] if round_no % 2 else PLAIN_BLOCK
+                    packed = GZIP_BLOCK[::-1] if round_no % 2 else GZIP_BLOCK
+                    order = [*APP_RUNS, *plain]
+                    if round_no < gzip_rounds:
+                        order += [*packed, "fly gz"]
                     copy = ""
-                    # Every other round runs the page through nginx before its static limit, so that a drift of
-                    # the machine's speed during a round favours neither.
-                    order = list(targets.items())
-                    if round_no % 2:
-                        for first, second in (("static", "nginx"), ("static gz", "nginx gz")):
-                            i, j = [kind for kind, _ in order].index(first), [kind for kind, _ in order].index(second)
-                            order[i], order[j] = order[j], order[i]
-                    for kind, url in order:
-                        if kind in GZIP_RUNS and round_no >= gzip_rounds:
-                            continue
-                        if kind in ("static", "static gz"):
+                    for kind in order:
+                        if kind in STATIC_RUNS:
                             serial += 1
                             copy = save_copy(tmp, app, name, path, serial)
                             url = edge + copy
                         elif kind == "fly gz":
                             url = edge + copy.replace("/copy/", "/fly/", 1)
-                        # On the incident page a spokesperson publishes during all four runs of a round (so each
-                        # ratio compares runs under the same extra work); visibility is read from the portal
-                        # directly during the cached run and through nginx during the nginx run.
+                        else:
+                            url = targets[kind]
+                        # On the incident page a spokesperson publishes during every run of a round (so each ratio
+                        # compares runs under the same extra work); visibility is read from the portal directly
+                        # during the cached run and through nginx during the nginx runs.
                         stop, poller = threading.Event(), None
                         if name == "incident":
                             publisher = publisher or Publisher(app)
@@ -441,29 +466,36 @@ def main() -> None:
                             poller = threading.Thread(target=publish_to_visible, daemon=True,
                                                       args=(publisher, read_base, path, stop, found))
                             poller.start()
-                        runs[kind].append(wrk(url, args, lua, headers=GZIP if kind in GZIP_RUNS else ()))
+                        runs[kind][-1].append(wrk(url, args, lua, headers=GZIP if kind in GZIP_RUNS else (),
+                                                  duration=None if kind in APP_RUNS else args.edge_duration))
                         stop.set()
                         if poller is not None:
                             poller.join(timeout=35)
+                # Both static kinds are the limit for the page through nginx; each against the other is the A/A.
+                limit = [a + b for a, b in zip(runs["static"], runs["static again"], strict=True)]
+                gz_limit = [r for r in runs["static gz"] if r]
                 floor, cached = median_run(runs["hello"]), median_run(runs["cached"])
-                static, proxied = median_run(runs["static"]), median_run(runs["nginx"])
+                static, proxied = median_run(limit), median_run(runs["nginx"])
                 app_ratio, app_low = paired(runs["cached"], runs["hello"])
-                edge_ratio, edge_low = paired(runs["nginx"], runs["static"])
+                edge_ratio, edge_low = paired(runs["nginx"], limit)
+                aa_ratio, aa_low = paired(runs["static again"], runs["static"])
+                aa_ratios.append(aa_ratio)
                 rows.append((name, cached, proxied, app_ratio, edge_ratio, source))
                 print(f"{name:<9} {'hello (floor)':<15} {fmt(floor)}")
                 print(f"{name:<9} {'app cold':<15} {fmt(cold)}  {cold['rps'] / floor['rps']:.2f} x hello")
                 print(f"{name:<9} {'app cached':<15} {fmt(cached)}  {app_ratio:.2f} x hello; {app_low:.2f}")
-                print(f"{name:<9} {'nginx static':<15} {fmt(static)}  (the limit)")
+                print(f"{name:<9} {'nginx static':<15} {fmt(static)}  (the limit; static again / static, the "
+                      f"A/A: {aa_ratio:.2f}; {aa_low:.2f})")
                 print(f"{name:<9} {'nginx ' + source:<15} {fmt(proxied)}  {edge_ratio:.2f} x static; {edge_low:.2f}")
-                if runs["nginx gz"]:
-                    gz_static = median_run(runs["static gz"])
-                    gz_ratio, gz_low = paired(runs["nginx gz"], runs["static gz"])
-                    fly_ratio, fly_low = paired(runs["fly gz"], runs["static gz"])
+                if gz_limit:
+                    gz_runs, fly_runs = runs["nginx gz"][:len(gz_limit)], runs["fly gz"][:len(gz_limit)]
+                    gz_ratio, gz_low = paired(gz_runs, gz_limit)
+                    fly_ratio, fly_low = paired(fly_runs, gz_limit)
                     gz_rows.append((name, gz_ratio, fly_ratio, gz_low))
-                    print(f"{name:<9} {'static gz':<15} {fmt(gz_static)}  (the limit, gzip_static)")
-                    print(f"{name:<9} {'nginx gz':<15} {fmt(median_run(runs['nginx gz']))}  "
+                    print(f"{name:<9} {'static gz':<15} {fmt(median_run(gz_limit))}  (the limit, gzip_static)")
+                    print(f"{name:<9} {'nginx gz':<15} {fmt(median_run(gz_runs))}  "
                           f"{gz_ratio:.2f} x static gz; {gz_low:.2f}")
-                    print(f"{name:<9} {'gzip each hit':<15} {fmt(median_run(runs['fly gz']))}  "
+                    print(f"{name:<9} {'gzip each hit':<15} {fmt(median_run(fly_runs))}  "
                           f"{fly_ratio:.2f} x static gz; {fly_low:.2f}")
                 sys.stdout.flush()
 
@@ -511,7 +543,11 @@ def main() -> None:
                 print("\nbrowsers (Accept-Encoding: gzip), x the gzip_static limit: nginx gz (lowest round) / nginx "
                       "compressing each hit")
                 for name, gz_ratio, fly_ratio, gz_low in gz_rows:
-                    print(f"  {name:<9} {gz_ratio:.2f} ({gz_low:.2f}) / {fly_ratio:.2f}")
+                    print(f"  {name:<9} {gz_ratio:.2f} ({gz_low:.2f}) / {fly_ratio:.2f}  "
+                          f"{'PASS' if gz_ratio >= 0.95 else 'MISS'} (target >= 0.95)")
+            if aa_ratios:
+                print(f"\nnoise: the same static file measured twice in the same blocks (A/A, median of rounds per "
+                      f"page): {min(aa_ratios):.2f}-{max(aa_ratios):.2f}")
         finally:
             for proc in procs:
                 try:
