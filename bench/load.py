@@ -332,8 +332,7 @@ def median_run(rounds: list[list[dict]]) -> dict:
 
 def paired(rounds: list[list[dict]], bases: list[list[dict]]) -> tuple[float, float]:
     """Median and lowest of the per-round ratios (the mean requests/s of the round's runs over its bases')."""
-    ratios = [statistics.mean(r["rps"] for r in runs) / statistics.mean(b["rps"] for b in base)
-              for runs, base in zip(rounds, bases, strict=True)]
+    ratios = [round_mean(runs)["rps"] / round_mean(base)["rps"] for runs, base in zip(rounds, bases, strict=True)]
     return statistics.median(ratios), min(ratios)
 
 

@@ -311,7 +311,7 @@ def test_a_staff_cookie_a_query_or_a_form_never_gets_a_file(tree_edge):
 
 
 def on_disk(tree: Path, path: str) -> list[str]:
-    """The page's files in the static tree as text, plain and (decompressed) gzip."""
+    """The page's files in the static tree as text, plain and (decompressed) gzip, those that exist."""
     from portal.pagetree import NAMES, PageTree
 
     folder = PageTree(tree).folder(path)
@@ -319,6 +319,7 @@ def on_disk(tree: Path, path: str) -> list[str]:
     for name in NAMES:
         if (folder / name).exists():
             found.append((folder / name).read_text())
+        if (folder / (name + ".gz")).exists():
             found.append(gzip.decompress((folder / (name + ".gz")).read_bytes()).decode())
     return found
 
