@@ -34,6 +34,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -253,6 +254,8 @@ class Writer:
         self._checked: dict[str, float] = {}
         self._stop = threading.Event()
         self._ticks = False
+        self._last_look = 0.0
+        self._urgent: deque[str] = deque()
 
     # -- one page --------------------------------------------------------------------------------------------
     def refresh(self, path: str) -> None:
@@ -291,63 +294,85 @@ class Writer:
     # -- passes ----------------------------------------------------------------------------------------------
     def run_once(self) -> int:
         """Write the pages of every row now due (and sweep when it is time); returns the pages refreshed."""
-        with self._lock, self.app.app_context():
-            if not self._ticks:
-                self.tree.ensure_ticks()
-                self._ticks = True
-            self.app.extensions["render_cache"].reader.invalidate()  # render with the version as committed now
-            now = utcnow()
-            try:
-                rows = db.session.execute(
-                    select(PageChange.id, PageChange.path, PageChange.due_at, PageChange.create_file)
-                    .where(PageChange.due_at <= now, PageChange.due_at > self._since - LOOKBACK)
-                    .order_by(PageChange.due_at, PageChange.id)
-                ).all()
-            finally:
-                db.session.remove()
-            todo: list[str] = []
-            for row_id, path, due, create in rows:
-                if row_id not in self._done:
-                    self._done[row_id] = due
-                    # A page the tree does not hold and need not create: nothing there can be stale.
-                    if path not in todo and (create or self.tree.holds(path)):
-                        todo.append(path)
-            cut = now - LOOKBACK - LOOKBACK
-            self._done = {k: v for k, v in self._done.items() if v > cut}
-            self._since = now
-            count = self._apply(todo)
-            if time.monotonic() >= self._next_sweep:
-                count += self.sweep()
-            return count
+        count = self.write_due()
+        if time.monotonic() >= self._next_sweep:
+            count += self.sweep()
+        return count
 
-    def _apply(self, todo: list[str]) -> int:
-        if pagechanges.EVERY_PAGE in todo:
-            busiest = self.busiest()
-            for path in busiest:
-                self.refresh(path)
-            keep = set(busiest)
-            for path, _name in list(self.tree.files()):
-                if path not in keep:
-                    self.tree.drop(path)
-            todo = [p for p in todo if p != pagechanges.EVERY_PAGE and p not in keep]
-            count = len(busiest)
-        else:
-            count = 0
-        for path in todo:
-            self.refresh(path)
-        return count + len(todo)
+    def write_due(self) -> int:
+        """Write the pages of every row now due, and of rows that come due meanwhile; returns the pages refreshed.
+        On return, every row due at the call has its page written, whichever thread took it from the database."""
+        with self.app.app_context():
+            return self._write([], look=True)
 
     def sweep(self) -> int:
-        """The busiest pages, then the files checked longest ago (at most PAGE_TREE_SWEEP_PAGES)."""
-        with self._lock, self.app.app_context():
-            self._next_sweep = time.monotonic() + self.sweep_every
-            busiest = self.busiest()
-            for path in busiest:
+        """The busiest pages, then the files checked longest ago (at most PAGE_TREE_SWEEP_PAGES); returns the pages
+        refreshed. A sweep of hundreds of pages takes seconds, more on a loaded machine: publications made meanwhile
+        go first, and a WebSub ping's catch_up does not wait for its end (`_write`)."""
+        with self.app.app_context():
+            with self._lock:
+                self._next_sweep = time.monotonic() + self.sweep_every
+                busiest = self.busiest()
+                others = sorted({p for p, _ in self.tree.files()} - set(busiest),
+                                key=lambda p: self._checked.get(p, 0.0))
+            return self._write([*busiest, *others[: self.sweep_pages]], look=False)
+
+    def _write(self, todo: list[str], look: bool) -> int:
+        """Refresh the pages of the rows due, then those of `todo`, one at a time under the lock (`look`: read the
+        rows first). Between two pages, once PAGE_TREE_POLL_SECONDS have passed since the last read, rows due since
+        then go to the front: a publication never waits for a sweep or a long batch to end. The rows' pages wait in
+        `_urgent`, shared by the threads, so a thread that finds it empty knows every row it read is written.
+        pagechanges.EVERY_PAGE (crisis mode on or off) stands for the busiest pages, and no file of any other."""
+        queue = deque(todo)
+        count = 0
+        while True:
+            with self._lock:
+                if not self._ticks:
+                    self.tree.ensure_ticks()
+                    self._ticks = True
+                if look or time.monotonic() - self._last_look >= self.poll:
+                    self._read_rows()
+                    look = False
+                if self._urgent:
+                    path = self._urgent.popleft()
+                elif queue:
+                    path = queue.popleft()
+                else:
+                    return count
+                if path == pagechanges.EVERY_PAGE:
+                    busiest = self.busiest()
+                    keep = set(busiest)
+                    for other, _name in list(self.tree.files()):
+                        if other not in keep:
+                            self.tree.drop(other)
+                    self._urgent = deque([*busiest, *(p for p in self._urgent if p not in keep)])
+                    queue = deque(p for p in queue if p not in keep)
+                    continue
                 self.refresh(path)
-            others = sorted({p for p, _ in self.tree.files()} - set(busiest), key=lambda p: self._checked.get(p, 0.0))
-            for path in others[: self.sweep_pages]:
-                self.refresh(path)
-            return len(busiest) + min(len(others), self.sweep_pages)
+                count += 1
+
+    def _read_rows(self) -> None:
+        """Queue in `_urgent` the pages of the rows due now that this writer has not taken yet, in their order."""
+        self._last_look = time.monotonic()
+        self.app.extensions["render_cache"].reader.invalidate()  # render with the version as committed now
+        now = utcnow()
+        try:
+            rows = db.session.execute(
+                select(PageChange.id, PageChange.path, PageChange.due_at, PageChange.create_file)
+                .where(PageChange.due_at <= now, PageChange.due_at > self._since - LOOKBACK)
+                .order_by(PageChange.due_at, PageChange.id)
+            ).all()
+        finally:
+            db.session.remove()
+        for row_id, path, due, create in rows:
+            if row_id not in self._done:
+                self._done[row_id] = due
+                # A page the tree does not hold and need not create: nothing there can be stale.
+                if path not in self._urgent and (create or self.tree.holds(path)):
+                    self._urgent.append(path)
+        cut = now - LOOKBACK - LOOKBACK
+        self._done = {k: v for k, v in self._done.items() if v > cut}
+        self._since = now
 
     def run_forever(self) -> None:
         while not self._stop.is_set():
@@ -399,5 +424,5 @@ def prune(session) -> int:
 def catch_up(app: Flask) -> int:
     """Write every page now due in this process (before a WebSub ping: the hub's readers fetch the new feed)."""
     writer = writer_for(app)
-    return writer.run_once() if writer is not None else 0
+    return writer.write_due() if writer is not None else 0
 
