@@ -242,7 +242,8 @@ def long_sweep(make_app, tmp_path):
 
 def test_a_publication_made_during_a_long_sweep_is_written_before_the_sweep_ends(make_app, tmp_path, staff):
     """A sweep of hundreds of files takes seconds, more on a loaded machine; a publication made meanwhile does not
-    wait for its end (bench/load.py once measured 1.4 s from commit to file when an update fell into a sweep)."""
+    wait for its end (on a slow machine bench/load.py measured up to 1.4 s from commit to visible; a sweep of a
+    few hundred pages alone would take longer)."""
     with long_sweep(make_app, tmp_path) as (app, client, incident, sweep):
         posted = time.monotonic()
         post_update(app, client, incident.id, "抢修队伍已进村。", title="第四次通报")
